@@ -1,0 +1,236 @@
+//! Writes a checked network as the code a person would write by hand for that one network: a
+//! struct with a field per layer, `forward` as one statement per layer, `backward` as one
+//! statement per layer in reverse order. What is the same for every network lives in the
+//! `minitorch` library, not here.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::check::{Kind, Layer, Network};
+
+pub fn expand(network: &Network) -> TokenStream {
+    let definition = &network.definition;
+    let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
+    let layers = &network.layers;
+    let first = &layers[0];
+    let last = &layers[layers.len() - 1];
+    let input_width = Literal::usize_unsuffixed(first.inputs);
+    let output_width = Literal::usize_unsuffixed(last.outputs);
+
+    let fields: Vec<_> = layers.iter().enumerate().map(|(i, layer)| field_name(i, layer)).collect();
+    let types: Vec<_> = layers.iter().map(layer_type).collect();
+    let field_docs: Vec<_> = layers.iter().enumerate().map(|(i, layer)| field_doc(i, layer)).collect();
+    let constructors: Vec<_> = layers.iter().map(constructor).collect();
+    let struct_doc = struct_doc(network);
+    let has_batchnorm = layers.iter().any(|layer| layer.kind == Kind::BatchNorm1d);
+
+    let forward_steps = fields
+        .iter()
+        .skip(1)
+        .map(|field| quote!(let x = ::minitorch::Layer::forward(&mut self.#field, x, mode);));
+    let first_field = &fields[0];
+
+    // Backward: layer i gets the output of layer i − 1 as its input; layer 0 gets the network's
+    // input and computes no input gradient.
+    let last_index = layers.len() - 1;
+    let backward_steps = (1..=last_index).rev().map(|i| {
+        let (field, previous) = (&fields[i], &fields[i - 1]);
+        let grad = if i == last_index { quote!(grad_output) } else { quote!(grad) };
+        quote! {
+            let grad = ::minitorch::Layer::backward(&mut self.#field, ::minitorch::Layer::output(&self.#previous), #grad);
+        }
+    });
+    let first_grad = if last_index == 0 { quote!(grad_output) } else { quote!(grad) };
+
+    let visits = layers.iter().enumerate().filter(|(_, layer)| has_parameters(layer)).map(|(i, _)| {
+        let field = &fields[i];
+        let index = Literal::usize_unsuffixed(i);
+        quote!(::minitorch::Parameters::visit_parameters(&mut self.#field, &mut |p| visit(p.in_layer(#index)));)
+    });
+    let counts = fields.iter().map(|field| quote!(::minitorch::Parameters::parameter_count(&self.#field)));
+
+    quote! {
+        #(#attributes)*
+        #struct_doc
+        #[derive(Clone, Debug)]
+        #visibility struct #name {
+            #(#field_docs pub #fields: #types,)*
+            /// The input of the last forward, which the first layer's backward needs.
+            input: ::minitorch::Batch<#input_width>,
+            mode: ::minitorch::Mode,
+        }
+
+        impl #name {
+            /// A network initialised as PyTorch initialises the same layers, drawing from `rng`;
+            /// it starts in training mode.
+            #visibility fn new(rng: &mut impl ::minitorch::rand::Rng) -> Self {
+                Self {
+                    #(#fields: #constructors,)*
+                    input: ::minitorch::Batch::zeros(0),
+                    mode: ::minitorch::Mode::Train,
+                }
+            }
+        }
+
+        impl ::minitorch::Parameters for #name {
+            fn visit_parameters(&mut self, visit: &mut dyn FnMut(::minitorch::Parameter<'_>)) {
+                #(#visits)*
+            }
+
+            fn parameter_count(&self) -> usize {
+                0 #(+ #counts)*
+            }
+        }
+
+        impl ::minitorch::Network<#input_width, #output_width> for #name {
+            fn forward(
+                &mut self,
+                input: &::minitorch::Batch<#input_width>,
+            ) -> ::core::result::Result<&::minitorch::Batch<#output_width>, ::minitorch::Error> {
+                ::minitorch::network::__private::check_forward(input.ncols(), self.mode, #has_batchnorm)?;
+                ::minitorch::network::__private::copy_batch(&mut self.input, input);
+                let mode = self.mode;
+                let x = ::minitorch::Layer::forward(&mut self.#first_field, &self.input, mode);
+                #(#forward_steps)*
+                Ok(x)
+            }
+
+            fn backward(
+                &mut self,
+                grad_output: &::minitorch::Batch<#output_width>,
+            ) -> ::core::result::Result<(), ::minitorch::Error> {
+                ::minitorch::network::__private::check_backward(self.input.ncols(), grad_output.ncols())?;
+                #(#backward_steps)*
+                ::minitorch::Layer::backward_parameters(&mut self.#first_field, &self.input, #first_grad);
+                Ok(())
+            }
+
+            fn mode(&self) -> ::minitorch::Mode {
+                self.mode
+            }
+
+            fn set_mode(&mut self, mode: ::minitorch::Mode) {
+                self.mode = mode;
+            }
+
+            fn kink_fingerprint(&self) -> u64 {
+                let fingerprints = [#(::minitorch::Layer::kink_fingerprint(&self.#fields)),*];
+                fingerprints.iter().fold(0, |all, &one| all.rotate_left(7) ^ one)
+            }
+        }
+    }
+}
+
+/// `linear0`, `relu1`, `dropout2`, `batchnorm3`: the kind and PyTorch's index in the sequence.
+fn field_name(index: usize, layer: &Layer) -> syn::Ident {
+    let kind = match layer.kind {
+        Kind::Linear => "linear",
+        Kind::ReLU => "relu",
+        Kind::Dropout => "dropout",
+        Kind::BatchNorm1d => "batchnorm",
+    };
+    format_ident!("{kind}{index}")
+}
+
+fn layer_type(layer: &Layer) -> TokenStream {
+    let inputs = Literal::usize_unsuffixed(layer.inputs);
+    let outputs = Literal::usize_unsuffixed(layer.outputs);
+    match layer.kind {
+        Kind::Linear => quote!(::minitorch::Linear<#inputs, #outputs>),
+        Kind::ReLU => quote!(::minitorch::ReLU<#inputs>),
+        Kind::Dropout => quote!(::minitorch::Dropout<#inputs>),
+        Kind::BatchNorm1d => quote!(::minitorch::BatchNorm1d<#inputs>),
+    }
+}
+
+fn constructor(layer: &Layer) -> TokenStream {
+    match layer.kind {
+        Kind::Linear => quote!(::minitorch::Linear::new(rng)),
+        Kind::ReLU => quote!(::minitorch::ReLU::new()),
+        Kind::Dropout => {
+            let probability = Literal::f32_suffixed(layer.probability as f32);
+            quote!(::minitorch::Dropout::new(#probability, rng))
+        }
+        Kind::BatchNorm1d => quote!(::minitorch::BatchNorm1d::new()),
+    }
+}
+
+fn has_parameters(layer: &Layer) -> bool {
+    matches!(layer.kind, Kind::Linear | Kind::BatchNorm1d)
+}
+
+/// PyTorch's parameter names and shapes for one layer: `0.weight [512, 784]`.
+fn parameter_shapes(index: usize, layer: &Layer) -> Vec<(String, String, usize)> {
+    match layer.kind {
+        Kind::Linear => vec![
+            (
+                format!("{index}.weight"),
+                format!("[{}, {}]", layer.outputs, layer.inputs),
+                layer.outputs * layer.inputs,
+            ),
+            (format!("{index}.bias"), format!("[{}]", layer.outputs), layer.outputs),
+        ],
+        Kind::BatchNorm1d => vec![
+            (format!("{index}.weight"), format!("[{}]", layer.outputs), layer.outputs),
+            (format!("{index}.bias"), format!("[{}]", layer.outputs), layer.outputs),
+        ],
+        Kind::ReLU | Kind::Dropout => Vec::new(),
+    }
+}
+
+fn field_doc(index: usize, layer: &Layer) -> TokenStream {
+    let shapes: Vec<String> =
+        parameter_shapes(index, layer).iter().map(|(name, shape, _)| format!("`{name}` {shape}")).collect();
+    let parameters = if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") };
+    let doc = format!(" Layer {index}: `{}` → {} features; {parameters}.", layer.source, layer.outputs);
+    quote!(#[doc = #doc])
+}
+
+fn struct_doc(network: &Network) -> TokenStream {
+    let layers = &network.layers;
+    let total: usize =
+        layers.iter().enumerate().flat_map(|(i, l)| parameter_shapes(i, l)).map(|(_, _, n)| n).sum();
+    let list: Vec<&str> = layers.iter().map(|layer| layer.source.as_str()).collect();
+    let mut lines = vec![
+        String::new(),
+        "# Layers".to_string(),
+        String::new(),
+        format!("Generated by `net!` from `{}`.", list.join(", ")),
+        format!(
+            "Input width {}, output width {}, {} trainable parameters.",
+            layers[0].inputs,
+            layers[layers.len() - 1].outputs,
+            group_thousands(total)
+        ),
+        String::new(),
+        "| # | field | layer | output | parameters (PyTorch names and shapes) |".to_string(),
+        "|---|---|---|---|---|".to_string(),
+    ];
+    for (index, layer) in layers.iter().enumerate() {
+        let shapes: Vec<String> = parameter_shapes(index, layer)
+            .iter()
+            .map(|(name, shape, _)| format!("`{name}` {shape}"))
+            .collect();
+        lines.push(format!(
+            "| {index} | `{}` | `{}` | {} | {} |",
+            field_name(index, layer),
+            layer.source,
+            layer.outputs,
+            if shapes.is_empty() { "–".to_string() } else { shapes.join(", ") }
+        ));
+    }
+    let lines = lines.iter().map(|line| format!(" {line}"));
+    quote!(#(#[doc = #lines])*)
+}
+
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}

@@ -1,0 +1,26 @@
+//! The `net!` macro of [minitorch](https://docs.rs/minitorch): see its documentation there.
+//!
+//! The macro works in three steps, one file each: [`parse`] reads the layer list into a small
+//! syntax tree, [`check`] resolves the layers and their widths (every mistake becomes an error
+//! spanned at the layer that causes it), and [`expand`] writes the network's struct with its
+//! straight-line `forward` and `backward`.
+
+use proc_macro::TokenStream;
+
+mod check;
+mod expand;
+mod parse;
+
+/// Declares networks from layer lists; documented in the `minitorch` crate, which re-exports it.
+#[proc_macro]
+pub fn net(input: TokenStream) -> TokenStream {
+    let definitions = syn::parse_macro_input!(input as parse::Definitions);
+    let mut output = proc_macro2::TokenStream::new();
+    for definition in definitions.0 {
+        match check::check(definition) {
+            Ok(network) => output.extend(expand::expand(&network)),
+            Err(error) => output.extend(error.to_compile_error()),
+        }
+    }
+    output.into()
+}

@@ -1,0 +1,101 @@
+//! Syntax: `#[attrs] vis struct Name< Layer(args), Layer, … >`, one or more per `net!`.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, Ident, Token, Visibility, parenthesized, token};
+
+/// Everything inside one `net! { … }`.
+pub struct Definitions(pub Vec<Definition>);
+
+/// One network as written.
+pub struct Definition {
+    pub attributes: Vec<Attribute>,
+    pub visibility: Visibility,
+    pub name: Ident,
+    pub layers: Vec<LayerCall>,
+    /// The list's brackets, for errors about the list as a whole.
+    pub open: Token![<],
+    pub close: Token![>],
+}
+
+/// One layer as written: `Linear(784, 512)`, `ReLU`, `Dropout(0.2)`.
+pub struct LayerCall {
+    pub name: Ident,
+    pub arguments: Option<(token::Paren, Punctuated<Expr, Token![,]>)>,
+}
+
+impl LayerCall {
+    pub fn argument_count(&self) -> usize {
+        self.arguments.as_ref().map_or(0, |(_, arguments)| arguments.len())
+    }
+
+    /// The layer as it was written, normalised (`Linear(784, 512)`), for documentation.
+    pub fn source(&self) -> String {
+        match &self.arguments {
+            None => self.name.to_string(),
+            Some((_, arguments)) => {
+                let arguments: Vec<String> =
+                    arguments.iter().map(|a| a.to_token_stream().to_string().replace(' ', "")).collect();
+                format!("{}({})", self.name, arguments.join(", "))
+            }
+        }
+    }
+}
+
+impl ToTokens for LayerCall {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.name.to_tokens(tokens);
+        if let Some((paren, arguments)) = &self.arguments {
+            paren.surround(tokens, |tokens| arguments.to_tokens(tokens));
+        }
+    }
+}
+
+impl Parse for Definitions {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut definitions = Vec::new();
+        while !input.is_empty() {
+            definitions.push(input.parse()?);
+        }
+        if definitions.is_empty() {
+            return Err(input.error("expected a network: `struct Name< Linear(784, 10) >`"));
+        }
+        Ok(Self(definitions))
+    }
+}
+
+impl Parse for Definition {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attributes = input.call(Attribute::parse_outer)?;
+        let visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name = input.parse()?;
+        let open: Token![<] = input.parse()?;
+        let mut layers = Vec::new();
+        while !input.peek(Token![>]) {
+            layers.push(input.parse()?);
+            if input.peek(Token![>]) {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        let close: Token![>] = input.parse()?;
+        Ok(Self { attributes, visibility, name, layers, open, close })
+    }
+}
+
+impl Parse for LayerCall {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name = input.parse()?;
+        let arguments = if input.peek(token::Paren) {
+            let content;
+            let paren = parenthesized!(content in input);
+            Some((paren, content.parse_terminated(Expr::parse, Token![,])?))
+        } else {
+            None
+        };
+        Ok(Self { name, arguments })
+    }
+}

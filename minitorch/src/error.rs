@@ -1,0 +1,65 @@
+//! The library's error type.
+
+/// What went wrong, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A batch with no samples was given to something that needs at least one.
+    #[error("{what}: the batch is empty")]
+    EmptyBatch {
+        /// The operation that was refused.
+        what: &'static str,
+    },
+    /// Batch normalisation cannot compute a variance from one sample in training.
+    #[error(
+        "batch normalisation needs at least 2 samples per batch in training, got {samples} \
+         (use eval mode for single samples)"
+    )]
+    BatchTooSmallForBatchNorm {
+        /// The batch size given.
+        samples: usize,
+    },
+    /// Two things that must describe the same batch do not.
+    #[error("{what}: expected {expected} samples, got {found}")]
+    BatchSizeMismatch {
+        /// The operation that was refused.
+        what: &'static str,
+        /// The batch size that was needed.
+        expected: usize,
+        /// The batch size given.
+        found: usize,
+    },
+    /// A class label is not smaller than the number of classes.
+    #[error("label {label} of sample {sample} is out of range: there are {classes} classes (0..{classes})")]
+    LabelOutOfRange {
+        /// The sample's position in the batch.
+        sample: usize,
+        /// The label given.
+        label: usize,
+        /// The number of classes (the network's output width).
+        classes: usize,
+    },
+    /// An optimiser setting outside its valid range.
+    #[error("invalid optimiser setting {name} = {value}: {reason}")]
+    InvalidHyperparameter {
+        /// The setting's name.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+        /// What it must be.
+        reason: &'static str,
+    },
+    /// An optimiser with state for one model was stepped with another.
+    #[error(
+        "the optimiser's state does not fit this model: parameter {index} has {found} values, \
+         its momentum buffer {expected} (use one optimiser per model)"
+    )]
+    OptimizerModelMismatch {
+        /// The parameter's position in visiting order.
+        index: usize,
+        /// The size of the optimiser's buffer.
+        expected: usize,
+        /// The size of the parameter.
+        found: usize,
+    },
+}

@@ -1,0 +1,142 @@
+//! Inverted dropout, elementwise.
+//!
+//! Forward in training, with a fresh keep mask `m` (each entry kept with probability `1 − p`):
+//!
+//! ```text
+//! y = x ⊙ m / (1 − p)
+//! ```
+//!
+//! and `y = x` in evaluation. Scaling the kept values in training, rather than scaling everything
+//! in evaluation, is what PyTorch does: inference then costs nothing.
+//!
+//! Backward: `∂L/∂x = ∂L/∂y ⊙ m / (1 − p)` in training, `∂L/∂x = ∂L/∂y` in evaluation.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::matrix::resize_batch;
+use crate::{Batch, Layer, Mode, Parameter, Parameters};
+
+/// Zeroes each of `N` features with probability `p` in training and scales the rest by
+/// `1/(1 − p)`; the identity in evaluation.
+///
+/// The layer draws its masks from its own generator, seeded from the generator it was built
+/// with, so one seed fixes every mask of a run.
+///
+/// ```
+/// use minitorch::{Batch, Dropout, Layer, Mode};
+/// use rand::SeedableRng;
+/// let mut dropout = Dropout::<1000>::new(0.2, &mut rand::rngs::StdRng::seed_from_u64(0));
+/// let ones = Batch::<1000>::from_element(1, 1.0);
+/// let kept = dropout.forward(&ones, Mode::Train).iter().filter(|&&y| y != 0.0).count();
+/// assert!((750..850).contains(&kept));
+/// assert!(dropout.output().iter().all(|&y| y == 0.0 || y == 1.25));
+/// assert_eq!(dropout.forward(&ones, Mode::Eval), &ones);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dropout<const N: usize> {
+    probability: f32,
+    /// `m / (1 − p)`: 0 where dropped, `1/(1 − p)` where kept.
+    scaled_mask: Batch<N>,
+    mask_is_fixed: bool,
+    rng: SmallRng,
+    last_mode: Mode,
+    output: Batch<N>,
+    grad_input: Batch<N>,
+}
+
+impl<const N: usize> Dropout<N> {
+    /// Dropout with drop probability `probability`, seeding its mask generator from `rng`.
+    ///
+    /// # Panics
+    /// If `probability` is not in `[0, 1)`. (`net!` checks this at compile time.)
+    pub fn new(probability: f32, rng: &mut impl Rng) -> Self {
+        assert!(
+            (0.0..1.0).contains(&probability),
+            "Dropout probability must be in [0, 1), got {probability}"
+        );
+        Self {
+            probability,
+            scaled_mask: Batch::zeros(0),
+            mask_is_fixed: false,
+            rng: SmallRng::from_rng(rng),
+            last_mode: Mode::Eval,
+            output: Batch::zeros(0),
+            grad_input: Batch::zeros(0),
+        }
+    }
+
+    /// The drop probability `p`.
+    pub fn probability(&self) -> f32 {
+        self.probability
+    }
+
+    /// Uses `keep` (1 = kept, 0 = dropped) as the mask of every training forward from now on,
+    /// instead of drawing one; `None` goes back to drawing. For tests that compare with a
+    /// reference computed with a known mask.
+    ///
+    /// # Panics
+    /// A later training forward panics if its batch size differs from the mask's.
+    pub fn set_fixed_mask(&mut self, keep: Option<&Batch<N>>) {
+        match keep {
+            Some(keep) => {
+                let scale = 1.0 / (1.0 - self.probability);
+                self.scaled_mask = keep.map(|k| if k != 0.0 { scale } else { 0.0 });
+                self.mask_is_fixed = true;
+            }
+            None => self.mask_is_fixed = false,
+        }
+    }
+
+    fn draw_mask(&mut self, columns: usize) {
+        resize_batch(&mut self.scaled_mask, columns);
+        // Kept when a uniform u32 is at least p·2³², i.e. with probability 1 − p.
+        let threshold = (f64::from(self.probability) * 4_294_967_296.0) as u64;
+        let scale = 1.0 / (1.0 - self.probability);
+        for entry in self.scaled_mask.iter_mut() {
+            *entry = if u64::from(self.rng.next_u32()) >= threshold { scale } else { 0.0 };
+        }
+    }
+}
+
+impl<const N: usize> Parameters for Dropout<N> {
+    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
+
+    fn parameter_count(&self) -> usize {
+        0
+    }
+}
+
+impl<const N: usize> Layer<N, N> for Dropout<N> {
+    fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
+        self.last_mode = mode;
+        resize_batch(&mut self.output, input.ncols());
+        self.output.copy_from(input);
+        if mode == Mode::Train && self.probability > 0.0 {
+            if self.mask_is_fixed {
+                assert_eq!(
+                    self.scaled_mask.ncols(),
+                    input.ncols(),
+                    "Dropout: the fixed mask is for another batch size"
+                );
+            } else {
+                self.draw_mask(input.ncols());
+            }
+            self.output.component_mul_assign(&self.scaled_mask);
+        }
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<N> {
+        &self.output
+    }
+
+    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        resize_batch(&mut self.grad_input, grad_output.ncols());
+        self.grad_input.copy_from(grad_output);
+        if self.last_mode == Mode::Train && self.probability > 0.0 {
+            self.grad_input.component_mul_assign(&self.scaled_mask);
+        }
+        &self.grad_input
+    }
+}

@@ -1,0 +1,129 @@
+//! A fully connected layer.
+//!
+//! Forward, for a batch `X` (`IN × B`, one column per sample):
+//!
+//! ```text
+//! Y = W·X + b        W: OUT × IN, b: OUT (added to every column)
+//! ```
+//!
+//! Backward, given `G = ∂L/∂Y` (`OUT × B`):
+//!
+//! ```text
+//! ∂L/∂W = G·Xᵀ       ∂L/∂b = Σ_columns G       ∂L/∂X = Wᵀ·G
+//! ```
+//!
+//! Initialisation follows PyTorch's `nn.Linear`: every weight and bias is drawn from
+//! `U(−1/√IN, 1/√IN)`.
+
+use rand::{Rng, RngExt};
+
+use crate::matrix::{Operand, gemm, resize_batch};
+use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
+
+/// `Y = W·X + b`, mapping `IN` features to `OUT`.
+///
+/// ```
+/// use minitorch::{Batch, Layer, Linear, Mode};
+/// use rand::SeedableRng;
+/// let mut linear = Linear::<3, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+/// linear.weight.fill(1.0);
+/// linear.bias.fill(0.5);
+/// let output = linear.forward(&Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0]), Mode::Eval);
+/// assert_eq!(output.as_slice(), &[6.5, 6.5]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Linear<const IN: usize, const OUT: usize> {
+    /// `W`, `OUT × IN` (PyTorch's `weight`, same shape).
+    pub weight: HeapMatrix<OUT, IN>,
+    /// `b`, `OUT` (PyTorch's `bias`).
+    pub bias: HeapMatrix<OUT, 1>,
+    /// `∂L/∂W`, accumulated.
+    pub weight_gradient: HeapMatrix<OUT, IN>,
+    /// `∂L/∂b`, accumulated.
+    pub bias_gradient: HeapMatrix<OUT, 1>,
+    output: Batch<OUT>,
+    grad_input: Batch<IN>,
+}
+
+impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
+    /// A layer initialised as PyTorch's `nn.Linear(IN, OUT)`, drawing from `rng`.
+    pub fn new(rng: &mut impl Rng) -> Self {
+        let bound = 1.0 / (IN as f32).sqrt();
+        let mut weight = HeapMatrix::zeros();
+        // PyTorch's order (row by row of the `OUT × IN` weight), so a seed's draws land on the
+        // same entries whatever the storage order.
+        for row in 0..OUT {
+            for column in 0..IN {
+                weight[(row, column)] = rng.random_range(-bound..bound);
+            }
+        }
+        let bias = HeapMatrix::from_fn(|_, _| rng.random_range(-bound..bound));
+        Self {
+            weight,
+            bias,
+            weight_gradient: HeapMatrix::zeros(),
+            bias_gradient: HeapMatrix::zeros(),
+            output: Batch::zeros(0),
+            grad_input: Batch::zeros(0),
+        }
+    }
+
+    /// `∂L/∂W += G·Xᵀ` and `∂L/∂b += Σ_columns G`.
+    fn accumulate_parameter_gradients(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+        gemm(&mut *self.weight_gradient, Operand::of(grad_output), Operand::of(input).transposed(), true);
+        for column in grad_output.column_iter() {
+            *self.bias_gradient += column;
+        }
+    }
+}
+
+impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+        visit(Parameter {
+            layer: 0,
+            name: "weight",
+            rows: OUT,
+            columns: IN,
+            value: self.weight.as_mut_slice(),
+            gradient: self.weight_gradient.as_mut_slice(),
+        });
+        visit(Parameter {
+            layer: 0,
+            name: "bias",
+            rows: OUT,
+            columns: 1,
+            value: self.bias.as_mut_slice(),
+            gradient: self.bias_gradient.as_mut_slice(),
+        });
+    }
+
+    fn parameter_count(&self) -> usize {
+        OUT * IN + OUT
+    }
+}
+
+impl<const IN: usize, const OUT: usize> Layer<IN, OUT> for Linear<IN, OUT> {
+    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
+        resize_batch(&mut self.output, input.ncols());
+        for mut column in self.output.column_iter_mut() {
+            column.copy_from(&*self.bias);
+        }
+        gemm(&mut self.output, Operand::of(&*self.weight), Operand::of(input), true);
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<OUT> {
+        &self.output
+    }
+
+    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
+        self.accumulate_parameter_gradients(input, grad_output);
+        resize_batch(&mut self.grad_input, grad_output.ncols());
+        gemm(&mut self.grad_input, Operand::of(&*self.weight).transposed(), Operand::of(grad_output), false);
+        &self.grad_input
+    }
+
+    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+        self.accumulate_parameter_gradients(input, grad_output);
+    }
+}

@@ -1,0 +1,110 @@
+//! The layers, one small file each, and the two traits they share.
+//!
+//! Every layer keeps its own output and input-gradient buffers (reused from step to step) and
+//! whatever its backward pass needs from the forward pass. Its input is *not* copied: the network
+//! hands the previous layer's output back to [`Layer::backward`].
+
+mod batchnorm;
+mod dropout;
+mod linear;
+mod relu;
+
+pub use batchnorm::BatchNorm1d;
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use relu::ReLU;
+
+use crate::Batch;
+
+/// Training or evaluation, as PyTorch's `module.train()` / `module.eval()`.
+///
+/// Dropout drops only in training; batch normalisation uses the batch's statistics (and updates
+/// its running ones) in training, and the running statistics in evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Dropout active, batch statistics.
+    #[default]
+    Train,
+    /// Dropout off, running statistics.
+    Eval,
+}
+
+/// One trainable tensor and its gradient, as an optimiser or a checkpoint sees it.
+///
+/// `value` and `gradient` hold the tensor in nalgebra's column-major order of its shape
+/// `rows × columns` (for a [`Linear`] weight: `out × in`).
+#[derive(Debug)]
+pub struct Parameter<'a> {
+    /// Index of the layer in its network, counting every layer as PyTorch's `nn.Sequential` does
+    /// (0 for a layer used on its own).
+    pub layer: usize,
+    /// The parameter's name inside its layer, as in PyTorch: `"weight"` or `"bias"`.
+    pub name: &'static str,
+    /// Rows of the parameter's shape.
+    pub rows: usize,
+    /// Columns of the parameter's shape (1 for a vector).
+    pub columns: usize,
+    /// The values, column-major.
+    pub value: &'a mut [f32],
+    /// d loss / d value, accumulated by backward passes since the last `zero_grad`.
+    pub gradient: &'a mut [f32],
+}
+
+impl Parameter<'_> {
+    /// The same parameter, as found at index `layer` of a network.
+    pub fn in_layer(self, layer: usize) -> Self {
+        Self { layer, ..self }
+    }
+}
+
+/// Something with trainable parameters: a layer or a whole network.
+pub trait Parameters {
+    /// Calls `visit` on every parameter, always in the same order (optimisers rely on it).
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>));
+
+    /// How many trainable numbers there are.
+    fn parameter_count(&self) -> usize;
+
+    /// Sets every gradient to zero; backward passes add to them, as in PyTorch.
+    fn zero_grad(&mut self) {
+        self.visit_parameters(&mut |parameter| parameter.gradient.fill(0.0));
+    }
+}
+
+/// A layer that maps `IN` features to `OUT` features, with a hand-written backward pass.
+///
+/// The `net!` macro calls these methods once per layer, in order for `forward` and in reverse
+/// order for `backward`. A layer used on its own works the same way:
+///
+/// ```
+/// use minitorch::{Batch, Layer, Mode, ReLU};
+/// let mut relu = ReLU::<2>::new();
+/// let input = Batch::<2>::from_column_slice(&[-1.0, 2.0]);
+/// assert_eq!(relu.forward(&input, Mode::Train).as_slice(), &[0.0, 2.0]);
+/// let grad_output = Batch::<2>::from_column_slice(&[5.0, 5.0]);
+/// assert_eq!(relu.backward(&input, &grad_output).as_slice(), &[0.0, 5.0]);
+/// ```
+pub trait Layer<const IN: usize, const OUT: usize>: Parameters {
+    /// Computes the output for `input` and keeps what `backward` will need.
+    fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT>;
+
+    /// The output of the last `forward`.
+    fn output(&self) -> &Batch<OUT>;
+
+    /// Given the `input` of the last `forward` and d loss / d output, adds this batch's parameter
+    /// gradients to the accumulated ones and returns d loss / d input.
+    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN>;
+
+    /// [`Layer::backward`] without d loss / d input, for the first layer of a network, where
+    /// nobody needs it. Layers for which that gradient costs real work skip it.
+    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+        self.backward(input, grad_output);
+    }
+
+    /// A fingerprint of which side of its kinks the last `forward` fell on (for ReLU: which
+    /// outputs were positive); 0 for a layer without kinks. Gradient checks compare it across
+    /// perturbed runs to tell a kink crossed by a finite difference from a wrong derivative.
+    fn kink_fingerprint(&self) -> u64 {
+        0
+    }
+}

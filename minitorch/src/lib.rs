@@ -1,0 +1,121 @@
+//! Small neural networks whose shapes are checked by the compiler, with every derivative written
+//! by hand — the MiniTorch workshop's framework, in Rust.
+//!
+//! # Declaring a network
+//!
+//! [`net!`] takes a layer list as a design writes it and expands into a struct whose layers are
+//! const-generic over their widths:
+//!
+//! ```
+//! use minitorch::prelude::*;
+//! use minitorch::rand::{SeedableRng, rngs::StdRng};
+//!
+//! net! {
+//!     /// The workshop's second architecture.
+//!     pub struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+//! }
+//!
+//! let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
+//! assert_eq!(net.parameter_count(), 535_818);
+//! let images = Batch::<784>::zeros(32); // 32 samples, one per column
+//! let logits: &Batch<10> = net.forward(&images)?;
+//! assert_eq!(logits.shape(), (10, 32));
+//! # Ok::<(), minitorch::Error>(())
+//! ```
+//!
+//! Layers: `Linear(in, out)`, `ReLU`, `Dropout(p)` and `BatchNorm1d(features)` (also spelt
+//! `BatchNorm1D`). `ReLU` and `Dropout` take their width from the layer before them. Outer
+//! attributes, doc comments and visibility carry over to the struct; one `net!` may declare
+//! several networks.
+//!
+//! # What `net!` generates
+//!
+//! For `pub struct Two< Linear(784, 64), ReLU, Linear(64, 10) >` the macro writes, in substance
+//! (paths shortened; `cargo expand` from the `cargo-expand` crate shows the exact code, and the
+//! struct's rustdoc lists every layer with its parameters' names and shapes):
+//!
+//! ```text
+//! pub struct Two {
+//!     pub linear0: Linear<784, 64>,
+//!     pub relu1: ReLU<64>,
+//!     pub linear2: Linear<64, 10>,
+//!     input: Batch<784>,          // kept for the first layer's backward
+//!     mode: Mode,
+//! }
+//!
+//! impl Two {
+//!     pub fn new(rng: &mut impl Rng) -> Self { /* Linear::new(rng), ReLU::new(), … */ }
+//! }
+//!
+//! impl Network<784, 10> for Two {
+//!     fn forward(&mut self, input: &Batch<784>) -> Result<&Batch<10>, Error> {
+//!         check_forward(input.ncols(), self.mode, false)?;   // empty batch, etc.
+//!         copy_batch(&mut self.input, input);
+//!         let mode = self.mode;
+//!         let x = Layer::forward(&mut self.linear0, &self.input, mode);
+//!         let x = Layer::forward(&mut self.relu1, x, mode);
+//!         let x = Layer::forward(&mut self.linear2, x, mode);
+//!         Ok(x)
+//!     }
+//!
+//!     fn backward(&mut self, grad_output: &Batch<10>) -> Result<(), Error> {
+//!         check_backward(self.input.ncols(), grad_output.ncols())?;
+//!         let grad = Layer::backward(&mut self.linear2, Layer::output(&self.relu1), grad_output);
+//!         let grad = Layer::backward(&mut self.relu1, Layer::output(&self.linear0), grad);
+//!         Layer::backward_parameters(&mut self.linear0, &self.input, grad); // no input gradient
+//!         Ok(())
+//!     }
+//!     // mode, set_mode; and `impl Parameters` visiting linear0 and linear2 as layers 0 and 2
+//! }
+//! ```
+//!
+//! Each layer keeps its output and gradient buffers and reuses them, so once the batch size is
+//! stable a training step allocates nothing.
+//!
+//! # Shape errors are compile errors
+//!
+//! Inside a layer list, `Linear(784, 512), ReLU, Linear(256, 10)` fails to compile with
+//! "`Linear(256, 10)` expects 256 input features, but the layer before it produces 512", pointing
+//! at that layer. Between networks and data, widths are types: a `Batch<100>` cannot be passed
+//! where a `Batch<784>` is expected.
+//!
+//! ```compile_fail
+//! use minitorch::prelude::*;
+//! net! { struct Classifier< Linear(784, 10) > }
+//! fn run(net: &mut Classifier, images: &Batch<100>) {
+//!     net.forward(images); // expected `Batch<784>`, found `Batch<100>`
+//! }
+//! ```
+//!
+//! # Training
+//!
+//! A step is forward, [`CrossEntropy`], backward, [`Sgd`], as in PyTorch — see [`Network`].
+//! [`gradcheck`] checks any layer or network's backward pass against finite differences.
+
+extern crate self as minitorch;
+
+pub mod error;
+pub mod gradcheck;
+pub mod layers;
+pub mod loss;
+pub mod matrix;
+pub mod network;
+pub mod optim;
+
+pub use error::Error;
+pub use layers::{BatchNorm1d, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU};
+pub use loss::{CrossEntropy, predicted_classes};
+pub use matrix::{Batch, HeapMatrix};
+pub use minitorch_macros::net;
+pub use network::Network;
+pub use optim::{Sgd, SgdConfig};
+/// The `rand` this crate uses, so that generated code and users agree on its traits.
+pub use rand;
+
+/// Everything a training script needs: `use minitorch::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Batch, BatchNorm1d, CrossEntropy, Dropout, Error, Layer, Linear, Mode, Network, Parameters, ReLU,
+        Sgd, SgdConfig, net, predicted_classes,
+    };
+}

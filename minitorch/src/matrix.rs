@@ -1,0 +1,264 @@
+//! The matrix types every layer shares, and the one GEMM entry point.
+//!
+//! - [`Batch<N>`] is an activation: `N` features (a type-level constant) × a batch of samples
+//!   chosen at run time, one column per sample, column-major, on the heap.
+//! - [`HeapMatrix<R, C>`] is a statically sized parameter matrix that lives on the heap. A
+//!   `512 × 784` f32 matrix is 1.6 MB; building one by value (even as a temporary inside
+//!   `Box::new`) overflows a 2 MB test thread in a debug build, so these are allocated zeroed
+//!   directly on the heap and only ever changed in place.
+//! - [`gemm`] is the only matrix product the layers use; it runs the `gemm` crate's kernels on the
+//!   raw storage, because nalgebra's own products on static × static or transposed operands are
+//!   7–8× slower on our shapes (see `README.md`, "Performance").
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use nalgebra::{Const, Dim, Dyn, Matrix, OMatrix, RawStorage, RawStorageMut, SMatrix};
+
+/// A batch of activations: `N` features × any number of samples, one column per sample.
+///
+/// ```
+/// use minitorch::Batch;
+/// let batch = Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// assert_eq!(batch.shape(), (3, 2));
+/// assert_eq!(batch[(0, 1)], 4.0); // first feature of the second sample
+/// ```
+pub type Batch<const N: usize> = OMatrix<f32, Const<N>, Dyn>;
+
+/// Makes `buffer` hold `columns` samples, allocating only when the batch size changes.
+///
+/// Layers keep their outputs and gradients in buffers they reuse from step to step; this is what
+/// keeps a training step free of heap allocations once the batch size is stable. The contents
+/// after a resize are zeros; otherwise they are left as they were, to be overwritten.
+pub(crate) fn resize_batch<const N: usize>(buffer: &mut Batch<N>, columns: usize) {
+    if buffer.ncols() != columns {
+        *buffer = Batch::zeros(columns);
+    }
+}
+
+/// Copies `source` into `destination`, resizing it if the batch size changed.
+pub(crate) fn copy_batch<const N: usize>(destination: &mut Batch<N>, source: &Batch<N>) {
+    resize_batch(destination, source.ncols());
+    destination.copy_from(source);
+}
+
+/// A statically sized `R × C` f32 matrix on the heap, built without ever being on the stack.
+///
+/// It dereferences to nalgebra's [`SMatrix`], so every in-place nalgebra operation works on it.
+///
+/// ```
+/// use minitorch::HeapMatrix;
+/// let mut weight = HeapMatrix::<512, 784>::zeros(); // 1.6 MB, allocated zeroed on the heap
+/// weight[(511, 783)] = 1.0;
+/// assert_eq!(weight.sum(), 1.0);
+/// ```
+pub struct HeapMatrix<const R: usize, const C: usize>(Box<SMatrix<f32, R, C>>);
+
+impl<const R: usize, const C: usize> HeapMatrix<R, C> {
+    /// An all-zero matrix, allocated zeroed on the heap.
+    pub fn zeros() -> Self {
+        Self(bytemuck::zeroed_box())
+    }
+
+    /// A matrix whose entries are `f(row, column)`, filled in place.
+    pub fn from_fn(mut f: impl FnMut(usize, usize) -> f32) -> Self {
+        let mut matrix = Self::zeros();
+        for column in 0..C {
+            for row in 0..R {
+                matrix[(row, column)] = f(row, column);
+            }
+        }
+        matrix
+    }
+}
+
+impl<const R: usize, const C: usize> Clone for HeapMatrix<R, C> {
+    /// Copies into a fresh zeroed allocation: `Box::clone` may build the copy on the stack first.
+    fn clone(&self) -> Self {
+        let mut copy = Self::zeros();
+        copy.copy_from(self);
+        copy
+    }
+}
+
+impl<const R: usize, const C: usize> Deref for HeapMatrix<R, C> {
+    type Target = SMatrix<f32, R, C>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<const R: usize, const C: usize> DerefMut for HeapMatrix<R, C> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<const R: usize, const C: usize> fmt::Debug for HeapMatrix<R, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HeapMatrix<{R}, {C}>")
+    }
+}
+
+/// A read-only operand of [`gemm`]: a matrix's raw storage with its shape and strides, possibly
+/// transposed (a transpose swaps the strides; nothing is copied).
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    pointer: *const f32,
+    rows: usize,
+    columns: usize,
+    row_stride: isize,
+    column_stride: isize,
+    _borrow: PhantomData<&'a f32>,
+}
+
+impl<'a> Operand<'a> {
+    pub(crate) fn of<R: Dim, C: Dim, S: RawStorage<f32, R, C>>(matrix: &'a Matrix<f32, R, C, S>) -> Self {
+        let (row_stride, column_stride) = matrix.strides();
+        Self {
+            pointer: matrix.as_ptr(),
+            rows: matrix.nrows(),
+            columns: matrix.ncols(),
+            row_stride: row_stride as isize,
+            column_stride: column_stride as isize,
+            _borrow: PhantomData,
+        }
+    }
+
+    pub(crate) fn transposed(self) -> Self {
+        Self {
+            rows: self.columns,
+            columns: self.rows,
+            row_stride: self.column_stride,
+            column_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// Below this many multiply-adds a second thread costs more than it saves.
+const PARALLEL_MIN_WORK: usize = 64 * 64 * 64;
+
+/// `destination = a · b`, or `destination += a · b` when `accumulate` is true.
+///
+/// # Panics
+/// If the shapes do not chain; every caller's shapes are fixed by its types, so this is a bug.
+pub(crate) fn gemm<R: Dim, C: Dim, S: RawStorageMut<f32, R, C>>(
+    destination: &mut Matrix<f32, R, C, S>,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    accumulate: bool,
+) {
+    let (m, n, k) = (a.rows, b.columns, a.columns);
+    assert!(
+        destination.shape() == (m, n) && b.rows == k,
+        "gemm: cannot multiply {}×{} by {}×{} into {:?}",
+        a.rows,
+        a.columns,
+        b.rows,
+        b.columns,
+        destination.shape()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            destination.fill(0.0);
+        }
+        return;
+    }
+    let parallelism =
+        if m * n * k >= PARALLEL_MIN_WORK { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let (row_stride, column_stride) = destination.strides();
+    // SAFETY: the pointers and strides describe the three matrices exactly (taken from nalgebra
+    // above, shapes checked by the assertion), `destination` is borrowed mutably so it cannot
+    // alias `a` or `b`, which are borrowed shared for the duration of the call.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            destination.as_mut_ptr(),
+            column_stride as isize,
+            row_stride as isize,
+            accumulate,
+            a.pointer,
+            a.column_stride,
+            a.row_stride,
+            b.pointer,
+            b.column_stride,
+            b.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::DMatrix;
+
+    fn pseudo_random(rows: usize, columns: usize, seed: u32) -> DMatrix<f32> {
+        DMatrix::from_fn(rows, columns, |r, c| {
+            let x = (r as u32 * 31 + c as u32 * 17 + seed * 7) % 23;
+            x as f32 / 11.0 - 1.0
+        })
+    }
+
+    #[test]
+    fn gemm_matches_nalgebra_for_every_transposition() {
+        for (m, n, k) in [(3, 4, 5), (70, 65, 80), (1, 1, 1), (10, 1, 300)] {
+            let a = pseudo_random(m, k, 1);
+            let b = pseudo_random(k, n, 2);
+            let at = a.transpose();
+            let bt = b.transpose();
+            let expected = &a * &b;
+            for (left, right) in [
+                (Operand::of(&a), Operand::of(&b)),
+                (Operand::of(&at).transposed(), Operand::of(&b)),
+                (Operand::of(&a), Operand::of(&bt).transposed()),
+                (Operand::of(&at).transposed(), Operand::of(&bt).transposed()),
+            ] {
+                let mut product = DMatrix::from_element(m, n, 1.0);
+                gemm(&mut product, left, right, false);
+                assert!((&product - &expected).abs().max() < 1e-4, "{m}×{k}·{k}×{n}");
+                gemm(&mut product, left, right, true);
+                assert!((&product - &expected * 2.0).abs().max() < 1e-4, "accumulate {m}×{k}·{k}×{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zeros() {
+        let a = DMatrix::<f32>::zeros(3, 0);
+        let b = DMatrix::<f32>::zeros(0, 2);
+        let mut product = DMatrix::from_element(3, 2, 5.0);
+        gemm(&mut product, Operand::of(&a), Operand::of(&b), false);
+        assert_eq!(product, DMatrix::zeros(3, 2));
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot multiply")]
+    fn mismatched_shapes_are_refused() {
+        let a = DMatrix::<f32>::zeros(3, 4);
+        let mut product = DMatrix::<f32>::zeros(3, 3);
+        gemm(&mut product, Operand::of(&a), Operand::of(&a), false);
+    }
+
+    #[test]
+    fn large_heap_matrices_never_touch_the_stack() {
+        // Runs in a 2 MB test thread; a by-value 1.6 MB matrix here would overflow in debug.
+        let mut weight = HeapMatrix::<512, 784>::from_fn(|r, c| (r + c) as f32);
+        let copy = weight.clone();
+        weight.scale_mut(2.0);
+        assert_eq!(copy[(511, 783)], 1294.0);
+        assert_eq!(weight[(511, 783)], 2588.0);
+    }
+}
