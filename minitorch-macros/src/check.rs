@@ -135,7 +135,8 @@ fn check_layer(call: &LayerCall, width: Option<usize>) -> Result<Layer, (Error, 
         Kind::BatchNorm1d => {
             let features = width_argument(arguments[0]).map_err(|e| (e, None))?;
             match width {
-                Some(produced) if produced != features => Err((mismatch(features, produced), Some(features))),
+                // Batch normalisation keeps the width, so the layers after it see `produced`.
+                Some(produced) if produced != features => Err((mismatch(features, produced), None)),
                 _ => Ok(Layer { kind, source, inputs: features, outputs: features, probability: 0.0 }),
             }
         }
@@ -209,7 +210,7 @@ fn probability_argument(argument: &Expr) -> syn::Result<f64> {
         let shown = argument.to_token_stream().to_string().replace(' ', "");
         Err(Error::new_spanned(
             argument,
-            format!("a dropout probability must be in [0, 1), found {shown} (1 would drop everything)"),
+            format!("a dropout probability must be in [0, 1), found {shown}"),
         ))
     }
 }

@@ -1,0 +1,5 @@
+minitorch::net! {
+    struct Nothing<>
+}
+
+fn main() {}
