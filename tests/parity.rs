@@ -153,8 +153,18 @@ fn two_sgd_momentum_steps_and_eval_match_pytorch() {
     }
     let torch_loss = fixture["loss_step2"].as_f64().unwrap();
     assert!((f64::from(losses[1]) - torch_loss).abs() <= 1e-5 * torch_loss, "second loss {losses:?}");
-    assert_close("running mean", net.batchnorm1.running_mean.as_slice(), 5, &fixture["running_mean_after_step2"]);
-    assert_close("running var", net.batchnorm1.running_var.as_slice(), 5, &fixture["running_var_after_step2"]);
+    assert_close(
+        "running mean",
+        net.batchnorm1.running_mean.as_slice(),
+        5,
+        &fixture["running_mean_after_step2"],
+    );
+    assert_close(
+        "running var",
+        net.batchnorm1.running_var.as_slice(),
+        5,
+        &fixture["running_var_after_step2"],
+    );
     assert_eq!(
         net.batchnorm1.num_batches_tracked,
         fixture["num_batches_tracked_after_step2"].as_u64().unwrap()

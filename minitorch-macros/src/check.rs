@@ -208,9 +208,6 @@ fn probability_argument(argument: &Expr) -> syn::Result<f64> {
         Ok(value)
     } else {
         let shown = argument.to_token_stream().to_string().replace(' ', "");
-        Err(Error::new_spanned(
-            argument,
-            format!("a dropout probability must be in [0, 1), found {shown}"),
-        ))
+        Err(Error::new_spanned(argument, format!("a dropout probability must be in [0, 1), found {shown}")))
     }
 }

@@ -1,0 +1,166 @@
+//! Finite-difference checks of every layer's backward pass and of whole networks, and proof that
+//! the checker catches a wrong derivative.
+
+use minitorch::gradcheck::{GradientCheck, GradientReport, check_layer, check_network};
+use minitorch::prelude::*;
+use minitorch::rand::rngs::StdRng;
+use minitorch::rand::{RngExt, SeedableRng};
+use minitorch::{HeapMatrix, Parameter};
+
+const TOLERANCE: f64 = 1e-2;
+
+fn random_batch<const N: usize>(samples: usize, seed: u64) -> Batch<N> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Batch::from_fn(samples, |_, _| rng.random_range(-2.0..2.0))
+}
+
+fn assert_passed(what: &str, report: GradientReport) {
+    println!("{what}: {report}");
+    assert!(report.passed(TOLERANCE), "{what}: {report}");
+}
+
+#[test]
+fn linear() {
+    let layer = Linear::<6, 4>::new(&mut StdRng::seed_from_u64(1));
+    let report = check_layer(&layer, &random_batch::<6>(5, 2), Mode::Train, GradientCheck::default());
+    assert_passed("Linear", report);
+}
+
+#[test]
+fn relu() {
+    let report =
+        check_layer(&ReLU::<7>::new(), &random_batch::<7>(5, 3), Mode::Train, GradientCheck::default());
+    assert_passed("ReLU", report);
+}
+
+#[test]
+fn dropout_in_training_and_evaluation() {
+    let layer = Dropout::<8>::new(0.4, &mut StdRng::seed_from_u64(4));
+    let input = random_batch::<8>(5, 5);
+    for mode in [Mode::Train, Mode::Eval] {
+        assert_passed(
+            &format!("Dropout {mode:?}"),
+            check_layer(&layer, &input, mode, GradientCheck::default()),
+        );
+    }
+}
+
+#[test]
+fn dropout_with_a_fixed_mask() {
+    let mut layer = Dropout::<3>::new(0.5, &mut StdRng::seed_from_u64(4));
+    layer.set_fixed_mask(Some(&Batch::<3>::from_column_slice(&[1.0, 0.0, 1.0, 0.0, 0.0, 1.0])));
+    let input = random_batch::<3>(2, 6);
+    assert_eq!(layer.forward(&input, Mode::Train).as_slice()[1], 0.0);
+    assert_passed("Dropout fixed mask", check_layer(&layer, &input, Mode::Train, GradientCheck::default()));
+}
+
+#[test]
+fn batchnorm_in_training_and_evaluation() {
+    let mut layer = BatchNorm1d::<5>::new();
+    // Parameters and running statistics away from their initial values, so every term matters.
+    let mut rng = StdRng::seed_from_u64(7);
+    layer.weight.iter_mut().for_each(|w| *w = rng.random_range(0.5..1.5));
+    layer.bias.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5));
+    layer.running_mean.iter_mut().for_each(|m| *m = rng.random_range(-0.5..0.5));
+    layer.running_var.iter_mut().for_each(|v| *v = rng.random_range(0.5..2.0));
+    let input = random_batch::<5>(6, 8);
+    for mode in [Mode::Train, Mode::Eval] {
+        assert_passed(
+            &format!("BatchNorm1d {mode:?}"),
+            check_layer(&layer, &input, mode, GradientCheck::default()),
+        );
+    }
+}
+
+net! {
+    struct Plain< Linear(12, 16), ReLU, Linear(16, 8), ReLU, Linear(8, 4) >
+    struct Normed< Linear(12, 16), BatchNorm1d(16), ReLU, Dropout(0.25), Linear(16, 8), BatchNorm1d(8), ReLU, Linear(8, 4) >
+    struct Workshop< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+}
+
+#[test]
+fn whole_networks_with_and_without_batchnorm_in_both_modes() {
+    let input = random_batch::<12>(6, 9);
+    let labels = [0, 3, 1, 2, 3, 0];
+    let mut rng = StdRng::seed_from_u64(10);
+    let mut plain = Plain::new(&mut rng);
+    let mut normed = Normed::new(&mut rng);
+    for mode in [Mode::Train, Mode::Eval] {
+        plain.set_mode(mode);
+        normed.set_mode(mode);
+        let check = GradientCheck::default();
+        assert_passed(&format!("Plain {mode:?}"), check_network(&plain, &input, &labels, check).unwrap());
+        assert_passed(&format!("Normed {mode:?}"), check_network(&normed, &input, &labels, check).unwrap());
+    }
+}
+
+#[test]
+fn the_workshop_architecture() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let net = Workshop::new(&mut rng);
+    let input = Batch::<784>::from_fn(4, |_, _| rng.random_range(-1.0..1.0));
+    let check = GradientCheck { entries_per_tensor: 12, ..GradientCheck::default() };
+    assert_passed("Workshop mlp", check_network(&net, &input, &[3, 1, 4, 1], check).unwrap());
+}
+
+/// `y = s·x` with one parameter `s`, whose backward can be made wrong on purpose.
+#[derive(Clone)]
+struct Scale {
+    s: HeapMatrix<1, 1>,
+    s_gradient: HeapMatrix<1, 1>,
+    wrong_parameter_gradient: bool,
+    wrong_input_gradient: bool,
+    output: Batch<3>,
+    grad_input: Batch<3>,
+}
+
+impl Parameters for Scale {
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+        let (value, gradient) = (self.s.as_mut_slice(), self.s_gradient.as_mut_slice());
+        visit(Parameter { layer: 0, name: "s", rows: 1, columns: 1, value, gradient });
+    }
+
+    fn parameter_count(&self) -> usize {
+        1
+    }
+}
+
+impl Layer<3, 3> for Scale {
+    fn forward(&mut self, input: &Batch<3>, _mode: Mode) -> &Batch<3> {
+        self.output = input * self.s[0];
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<3> {
+        &self.output
+    }
+
+    fn backward(&mut self, input: &Batch<3>, grad_output: &Batch<3>) -> &Batch<3> {
+        let exact = grad_output.dot(input);
+        self.s_gradient[0] += if self.wrong_parameter_gradient { 1.1 * exact } else { exact };
+        let factor = if self.wrong_input_gradient { -self.s[0] } else { self.s[0] };
+        self.grad_input = grad_output * factor;
+        &self.grad_input
+    }
+}
+
+#[test]
+fn the_checker_catches_wrong_derivatives() {
+    let layer = |wrong_parameter_gradient, wrong_input_gradient| Scale {
+        s: HeapMatrix::from_fn(|_, _| 0.7),
+        s_gradient: HeapMatrix::zeros(),
+        wrong_parameter_gradient,
+        wrong_input_gradient,
+        output: Batch::zeros(0),
+        grad_input: Batch::zeros(0),
+    };
+    let input = random_batch::<3>(4, 12);
+    let check = |layer: &Scale| check_layer(layer, &input, Mode::Train, GradientCheck::default());
+    assert!(check(&layer(false, false)).passed(TOLERANCE));
+    let report = check(&layer(true, false));
+    assert!(!report.passed(TOLERANCE), "a 10% error in ∂L/∂s passed: {report}");
+    assert_eq!(report.worst.unwrap().tensor, "0.s");
+    let report = check(&layer(false, true));
+    assert!(!report.passed(TOLERANCE), "a sign error in ∂L/∂x passed: {report}");
+    assert_eq!(report.worst.unwrap().tensor, "input");
+}

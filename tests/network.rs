@@ -1,0 +1,225 @@
+//! What a `net!` network promises at run time: modes, errors, determinism, initialisation,
+//! gradient accumulation, optimiser formulas, and that training learns.
+
+use minitorch::prelude::*;
+use minitorch::rand::rngs::StdRng;
+use minitorch::rand::{RngExt, SeedableRng};
+
+net! {
+    struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+    struct Normed< Linear(8, 16), BatchNorm1D(16), ReLU, Dropout(0.5), Linear(16, 3) >
+}
+
+fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+fn random_batch<const N: usize>(samples: usize, seed: u64) -> Batch<N> {
+    let mut rng = rng(seed);
+    Batch::from_fn(samples, |_, _| rng.random_range(-1.0..1.0))
+}
+
+#[test]
+fn parameters_are_named_and_counted_as_in_pytorch() {
+    let mut net = Mlp::new(&mut rng(0));
+    assert_eq!(net.parameter_count(), 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10);
+    let mut seen = Vec::new();
+    net.visit_parameters(&mut |p| seen.push((format!("{}.{}", p.layer, p.name), p.rows, p.columns)));
+    let expected = [("0.weight", 512, 784), ("0.bias", 512, 1), ("3.weight", 256, 512)];
+    for (i, (name, rows, columns)) in expected.iter().enumerate() {
+        assert_eq!(seen[i], (name.to_string(), *rows, *columns));
+    }
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[5].0, "5.bias");
+}
+
+#[test]
+fn initialisation_follows_pytorch() {
+    let net = Mlp::new(&mut rng(1));
+    let bound = 1.0 / 784f32.sqrt();
+    let weights = net.linear0.weight.as_slice();
+    assert!(weights.iter().all(|w| w.abs() <= bound));
+    let mean = weights.iter().sum::<f32>() / weights.len() as f32;
+    let variance = weights.iter().map(|w| (w - mean).powi(2)).sum::<f32>() / weights.len() as f32;
+    assert!(mean.abs() < 1e-3, "mean {mean}");
+    // U(−b, b) has variance b²/3.
+    assert!((variance / (bound * bound / 3.0) - 1.0).abs() < 0.01, "variance {variance}");
+    assert!(net.linear0.bias.iter().all(|b| b.abs() <= bound) && net.linear0.bias.iter().any(|&b| b != 0.0));
+    assert!(net.linear5.weight.iter().all(|w| w.abs() <= 1.0 / 16.0));
+
+    let normed = Normed::new(&mut rng(1));
+    assert!(normed.batchnorm1.weight.iter().all(|&w| w == 1.0));
+    assert!(normed.batchnorm1.bias.iter().all(|&b| b == 0.0));
+    assert!(normed.batchnorm1.running_mean.iter().all(|&m| m == 0.0));
+    assert!(normed.batchnorm1.running_var.iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn dropout_is_active_only_in_training() {
+    let mut net = Mlp::new(&mut rng(2));
+    let input = random_batch::<784>(8, 3);
+    let first = net.forward(&input).unwrap().clone();
+    let second = net.forward(&input).unwrap().clone();
+    assert_ne!(first, second, "training draws a new mask per forward");
+    let dropped = net.dropout2.output().iter().filter(|&&y| y == 0.0).count();
+    let active = net.relu1.output().iter().filter(|&&y| y > 0.0).count();
+    let share = 1.0 - (net.dropout2.output().len() - dropped) as f64 / active as f64;
+    assert!((share - 0.2).abs() < 0.03, "dropped share of active units {share}");
+
+    net.eval();
+    let first = net.forward(&input).unwrap().clone();
+    assert_eq!(&first, net.forward(&input).unwrap());
+    assert_eq!(net.dropout2.output(), net.relu1.output());
+}
+
+#[test]
+fn the_same_seed_gives_bit_identical_training() {
+    let run = |seed| {
+        let mut net = Normed::new(&mut rng(seed));
+        let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, ..SgdConfig::default() };
+        let mut sgd = Sgd::new(config).unwrap();
+        let mut criterion = CrossEntropy::new();
+        let mut losses = Vec::new();
+        for step in 0..5 {
+            let input = random_batch::<8>(16, step);
+            let labels: Vec<usize> = (0..16).map(|i| (i + step as usize) % 3).collect();
+            losses.push(criterion.forward(net.forward(&input).unwrap(), &labels).unwrap());
+            net.zero_grad();
+            net.backward(criterion.gradient()).unwrap();
+            sgd.step(&mut net).unwrap();
+        }
+        (losses, net.linear4.weight.as_slice().to_vec())
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7).0, run(8).0);
+}
+
+#[test]
+fn gradients_accumulate_until_zero_grad() {
+    let mut net = Normed::new(&mut rng(3));
+    let input = random_batch::<8>(4, 4);
+    net.eval(); // deterministic forward
+    let mut criterion = CrossEntropy::new();
+    criterion.forward(net.forward(&input).unwrap(), &[0, 1, 2, 0]).unwrap();
+    net.zero_grad();
+    net.backward(criterion.gradient()).unwrap();
+    let once = net.linear0.weight_gradient.clone();
+    net.backward(criterion.gradient()).unwrap();
+    assert_eq!(*net.linear0.weight_gradient, *once * 2.0);
+    net.zero_grad();
+    assert!(net.linear0.weight_gradient.iter().all(|&g| g == 0.0));
+    assert!(net.batchnorm1.weight_gradient.iter().all(|&g| g == 0.0));
+}
+
+#[test]
+fn bad_batches_are_errors_not_panics() {
+    let mut net = Normed::new(&mut rng(4));
+    assert_eq!(net.forward(&Batch::<8>::zeros(0)).unwrap_err(), Error::EmptyBatch { what: "forward" });
+    let one = random_batch::<8>(1, 5);
+    let error = net.forward(&one).unwrap_err();
+    assert_eq!(error, Error::BatchTooSmallForBatchNorm { samples: 1 });
+    assert!(error.to_string().contains("at least 2 samples"), "{error}");
+    net.eval();
+    assert!(net.forward(&one).is_ok(), "one sample is fine in evaluation");
+
+    let error = net.backward(&Batch::<3>::zeros(5)).unwrap_err();
+    assert!(matches!(error, Error::BatchSizeMismatch { expected: 1, found: 5, .. }), "{error}");
+    let mut fresh = Normed::new(&mut rng(4));
+    assert!(fresh.backward(&Batch::<3>::zeros(2)).is_err(), "backward before any forward");
+}
+
+#[test]
+fn bad_labels_are_errors() {
+    let mut criterion = CrossEntropy::<3>::new();
+    let logits = random_batch::<3>(2, 6);
+    let error = criterion.forward(&logits, &[0, 3]).unwrap_err();
+    assert_eq!(error, Error::LabelOutOfRange { sample: 1, label: 3, classes: 3 });
+    assert_eq!(error.to_string(), "label 3 of sample 1 is out of range: there are 3 classes (0..3)");
+    assert!(matches!(criterion.forward(&logits, &[0]), Err(Error::BatchSizeMismatch { .. })));
+}
+
+#[test]
+fn cross_entropy_is_stable_for_huge_logits() {
+    let mut criterion = CrossEntropy::<2>::new();
+    let logits = Batch::<2>::from_column_slice(&[1000.0, -1000.0, 0.0, 1e4]);
+    let loss = criterion.forward(&logits, &[0, 0]).unwrap();
+    assert!((loss - 5000.0).abs() < 1e-3, "{loss}");
+    assert!(criterion.gradient().iter().all(|g| g.is_finite()));
+}
+
+#[test]
+fn sgd_follows_pytorch_formulas() {
+    // One scalar parameter θ = 1 with gradient 2 on every step; λ = 0.1, μ = 0.9, η = 0.5.
+    let run = |nesterov, dampening| {
+        let mut layer = Linear::<1, 1>::new(&mut rng(0));
+        layer.weight[0] = 1.0;
+        let config = SgdConfig { learning_rate: 0.5, momentum: 0.9, dampening, weight_decay: 0.1, nesterov };
+        let mut sgd = Sgd::new(config).unwrap();
+        let mut thetas = Vec::new();
+        for _ in 0..2 {
+            layer.weight_gradient[0] = 2.0;
+            sgd.step(&mut layer).unwrap();
+            thetas.push(layer.weight[0]);
+        }
+        thetas
+    };
+    // Step 1: g = 2 + 0.1·1 = 2.1, b = 2.1, θ = 1 − 0.5·2.1 = −0.05.
+    // Step 2: g = 2 + 0.1·(−0.05) = 1.995, b = 0.9·2.1 + 1.995 = 3.885, θ = −0.05 − 1.9425.
+    let plain = run(false, 0.0);
+    assert!((plain[0] + 0.05).abs() < 1e-6 && (plain[1] + 1.9925).abs() < 1e-6, "{plain:?}");
+    // Nesterov: step 1 uses g + μ·b = 2.1 + 1.89 = 3.99, θ = 1 − 1.995 = −0.995.
+    let nesterov = run(true, 0.0);
+    assert!((nesterov[0] + 0.995).abs() < 1e-6, "{nesterov:?}");
+    // Dampening 0.5 changes only the second step: b = 0.9·2.1 + 0.5·g.
+    let damped = run(false, 0.5);
+    let g2 = 2.0 + 0.1 * -0.05;
+    assert!((damped[1] - (-0.05 - 0.5 * (0.9 * 2.1 + 0.5 * g2))).abs() < 1e-6, "{damped:?}");
+}
+
+#[test]
+fn sgd_rejects_bad_settings_and_other_models() {
+    let bad = |config| Sgd::new(config).unwrap_err();
+    assert!(matches!(
+        bad(SgdConfig { learning_rate: -1.0, ..SgdConfig::default() }),
+        Error::InvalidHyperparameter { name: "learning_rate", .. }
+    ));
+    assert!(matches!(
+        bad(SgdConfig { nesterov: true, ..SgdConfig::default() }),
+        Error::InvalidHyperparameter { name: "nesterov", .. }
+    ));
+    assert!(matches!(
+        bad(SgdConfig { momentum: f32::NAN, ..SgdConfig::default() }),
+        Error::InvalidHyperparameter { name: "momentum", .. }
+    ));
+
+    let mut sgd = Sgd::new(SgdConfig { momentum: 0.9, ..SgdConfig::default() }).unwrap();
+    sgd.step(&mut Linear::<2, 2>::new(&mut rng(0))).unwrap();
+    let error = sgd.step(&mut Linear::<3, 2>::new(&mut rng(0))).unwrap_err();
+    assert_eq!(error, Error::OptimizerModelMismatch { index: 0, expected: 4, found: 6 });
+}
+
+#[test]
+fn training_learns_a_simple_rule() {
+    // Class = which of the first three features is largest: learnable, not memorisable by chance.
+    let mut net = Normed::new(&mut rng(5));
+    let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, ..SgdConfig::default() };
+    let mut sgd = Sgd::new(config).unwrap();
+    let mut criterion = CrossEntropy::new();
+    let label_of = |batch: &Batch<8>| -> Vec<usize> {
+        batch.column_iter().map(|c| (0..3).max_by(|&a, &b| c[a].total_cmp(&c[b])).unwrap()).collect()
+    };
+    for step in 0..300 {
+        let input = random_batch::<8>(32, 100 + step);
+        let labels = label_of(&input);
+        criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
+        net.zero_grad();
+        net.backward(criterion.gradient()).unwrap();
+        sgd.step(&mut net).unwrap();
+    }
+    net.eval();
+    let test = random_batch::<8>(1000, 9);
+    let labels = label_of(&test);
+    let correct =
+        predicted_classes(net.forward(&test).unwrap()).zip(&labels).filter(|(p, l)| p == *l).count();
+    assert!(correct > 900, "{correct}/1000 correct");
+}
