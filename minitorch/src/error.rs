@@ -12,8 +12,7 @@ pub enum Error {
     },
     /// Batch normalisation cannot compute a variance from one sample in training.
     #[error(
-        "batch normalisation needs at least 2 samples per batch in training, got {samples} \
-         (use eval mode for single samples)"
+        "batch normalisation needs at least 2 samples per batch in training, got {samples} (evaluation mode takes one)"
     )]
     BatchTooSmallForBatchNorm {
         /// The batch size given.
@@ -49,10 +48,39 @@ pub enum Error {
         /// What it must be.
         reason: &'static str,
     },
+    /// A data file that is missing, unreadable or not what it claims to be.
+    #[error("{}: {problem}", path.display())]
+    Data {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Training diverged: the loss stopped being a number.
+    #[error(
+        "training diverged: the loss is {loss} at epoch {epoch}, batch {batch} (learning rate {learning_rate:e})"
+    )]
+    NonFiniteLoss {
+        /// The loss seen.
+        loss: f32,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// The learning rate in use.
+        learning_rate: f32,
+    },
+    /// Writing an output file failed.
+    #[error("{}: cannot write: {problem}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// An optimiser with state for one model was stepped with another.
     #[error(
-        "the optimiser's state does not fit this model: parameter {index} has {found} values, \
-         its momentum buffer {expected} (use one optimiser per model)"
+        "the optimiser's state does not fit this model: parameter {index} has {found} values, its momentum buffer {expected}"
     )]
     OptimizerModelMismatch {
         /// The parameter's position in visiting order.

@@ -94,6 +94,8 @@
 
 extern crate self as minitorch;
 
+#[cfg(feature = "train")]
+pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod layers;
@@ -101,6 +103,12 @@ pub mod loss;
 pub mod matrix;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
+#[cfg(feature = "progress")]
+pub mod progress;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::Error;
 pub use layers::{BatchNorm1d, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU};
