@@ -91,13 +91,19 @@ fn labels(fixture: &Value) -> Vec<usize> {
     numbers(&fixture["labels"]).into_iter().map(|l| l as usize).collect()
 }
 
-#[test]
-fn one_training_step_matches_pytorch() {
+/// The fixture, its network with PyTorch's initial parameters and dropout mask, and its input.
+fn fixture_network() -> (Value, Tiny, Batch<4>) {
     let fixture = fixture();
     let mut net = Tiny::new(&mut StdRng::seed_from_u64(0));
     load_parameters(&mut net, &fixture["params"]);
     net.dropout3.set_fixed_mask(Some(&batch::<5>(&fixture["dropout_keep_mask"])));
     let input = batch::<4>(&fixture["input"]);
+    (fixture, net, input)
+}
+
+#[test]
+fn one_training_step_matches_pytorch() {
+    let (fixture, mut net, input) = fixture_network();
     let step = &fixture["step1"];
 
     let mut criterion = CrossEntropy::new();
@@ -133,11 +139,7 @@ fn one_training_step_matches_pytorch() {
 
 #[test]
 fn two_sgd_momentum_steps_and_eval_match_pytorch() {
-    let fixture = fixture();
-    let mut net = Tiny::new(&mut StdRng::seed_from_u64(0));
-    load_parameters(&mut net, &fixture["params"]);
-    net.dropout3.set_fixed_mask(Some(&batch::<5>(&fixture["dropout_keep_mask"])));
-    let input = batch::<4>(&fixture["input"]);
+    let (fixture, mut net, input) = fixture_network();
     let labels = labels(&fixture);
     let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 1e-4, ..SgdConfig::default() };
     let mut sgd = Sgd::new(config).unwrap();

@@ -1,8 +1,8 @@
 //! The `net!` macro of [minitorch](https://docs.rs/minitorch): see its documentation there.
 //!
-//! The macro works in three steps, one file each: [`parse`] reads the layer list into a small
-//! syntax tree, [`check`] resolves the layers and their widths (every mistake becomes an error
-//! spanned at the layer that causes it), and [`expand`] writes the network's struct with its
+//! The macro works in three steps, one file each: `parse.rs` reads the layer list into a small
+//! syntax tree, `check.rs` resolves the layers and their widths (every mistake becomes an error
+//! spanned at the layer that causes it), and `expand.rs` writes the network's struct with its
 //! straight-line `forward` and `backward`.
 
 use proc_macro::TokenStream;

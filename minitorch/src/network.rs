@@ -55,7 +55,7 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
         self.set_mode(Mode::Eval);
     }
 
-    /// Combines every layer's [`Layer::kink_fingerprint`] of the last `forward`.
+    /// Combines every layer's [`Layer::kink_fingerprint`](crate::Layer::kink_fingerprint) of the last `forward`.
     fn kink_fingerprint(&self) -> u64;
 }
 
