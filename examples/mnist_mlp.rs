@@ -7,14 +7,23 @@
 //! ```
 //!
 //! stdout gets one `key=value` line per epoch and a final test line; stderr a progress bar.
-//! Into `--out` (default `runs/<arch>`): `metrics.csv` and `convergence.svg`.
+//! Into `--out` (default `runs/<arch>`): `metrics.csv`, `convergence.svg` and the trained
+//! `model.safetensors` (PyTorch state-dict names: `nn.Sequential.load_state_dict` takes it).
+//!
+//! The workshop's competition submission: predictions for every image of an IDX file, as CSV.
+//!
+//! ```sh
+//! cargo run --release --example mnist_mlp -- --predict data/mnist/t10k-images-idx3-ubyte.gz \
+//!     --model runs/mlp/model.safetensors --predictions predictions.csv
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use minitorch::data::Mnist;
+use minitorch::checkpoint;
+use minitorch::data::{Dataset, Mnist, Normalization, find_mnist_files, read_idx_images};
 use minitorch::plot::{plot_comparison, plot_convergence};
 use minitorch::prelude::*;
 use minitorch::progress::ProgressBars;
@@ -79,6 +88,15 @@ struct Arguments {
     /// Train all three architectures with the same settings and compare them.
     #[arg(long)]
     compare: bool,
+    /// Instead of training: classify every image of this IDX image file with `--model`.
+    #[arg(long, conflicts_with = "compare")]
+    predict: Option<PathBuf>,
+    /// The model for `--predict` (default `runs/<arch>/model.safetensors`).
+    #[arg(long, requires = "predict")]
+    model: Option<PathBuf>,
+    /// Where `--predict` writes `index,label` rows.
+    #[arg(long, default_value = "predictions.csv", requires = "predict")]
+    predictions: PathBuf,
 }
 
 /// What one architecture's run produced.
@@ -128,9 +146,13 @@ fn train<N: Network<784, 10>>(
             history.push(*m);
         }
     });
-    // Whatever finished is written, also when training stopped early.
+    // The metrics of whatever finished are written, also when training stopped early; the model
+    // only when it did not (a model saved by an earlier run stays as it was).
     write_metrics_csv(&out.join("metrics.csv"), &history)?;
     plot_convergence(&out.join("convergence.svg"), architecture.name(), &history)?;
+    if outcome.is_ok() {
+        checkpoint::save(&mut network, &out.join("model.safetensors"))?;
+    }
     if let Err(error) = outcome {
         return match error {
             Error::NonFiniteLoss { .. } => {
@@ -175,7 +197,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes `index,label` for every image of `images`, classified by `network`.
+fn predict<N: Network<784, 10>>(mut network: N, arguments: &Arguments, images: &Path) -> Result<(), Error> {
+    let default_model = Path::new("runs").join(arguments.arch.name()).join("model.safetensors");
+    checkpoint::load(&mut network, arguments.model.as_ref().unwrap_or(&default_model))?;
+    network.eval();
+    // The normalisation training used: the statistics of the training file in --data-dir.
+    let [train_images, ..] = find_mnist_files(&arguments.data_dir)?;
+    let normalization = Normalization::of(&read_idx_images(&train_images)?.pixels);
+    let file = read_idx_images(images)?;
+    let count = file.count;
+    let data = Dataset::new(file.pixels, vec![0; count], file.rows * file.columns, normalization)?;
+    let (mut batch, mut unused_labels) = (Batch::<784>::zeros(0), Vec::new());
+    let mut csv = String::from("index,label\n");
+    let indices: Vec<usize> = (0..count).collect();
+    for chunk in indices.chunks(1000) {
+        data.fill_batch(chunk, &mut batch, &mut unused_labels)?;
+        for (index, label) in chunk.iter().zip(predicted_classes(network.forward(&batch)?)) {
+            csv.push_str(&format!("{index},{label}\n"));
+        }
+    }
+    let path = &arguments.predictions;
+    std::fs::write(path, csv).map_err(|e| Error::Write { path: path.clone(), problem: e.to_string() })?;
+    println!("predictions={} images={count}", path.display());
+    Ok(())
+}
+
 fn run(arguments: &Arguments) -> Result<(), Error> {
+    if let Some(images) = &arguments.predict {
+        let rng = &mut StdRng::seed_from_u64(arguments.seed);
+        return match arguments.arch {
+            Architecture::Base => predict(Base::new(rng), arguments, images),
+            Architecture::Mlp => predict(Mlp::new(rng), arguments, images),
+            Architecture::MlpBn => predict(MlpBn::new(rng), arguments, images),
+        };
+    }
     let data = Mnist::load(&arguments.data_dir, 12_000, arguments.seed)?;
     if !arguments.compare {
         let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name()));

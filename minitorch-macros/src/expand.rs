@@ -47,6 +47,11 @@ pub fn expand(network: &Network) -> TokenStream {
         let index = Literal::usize_unsuffixed(i);
         quote!(::minitorch::Parameters::visit_parameters(&mut self.#field, &mut |p| visit(p.in_layer(#index)));)
     });
+    let buffer_visits = layers.iter().enumerate().filter(|(_, layer)| layer.kind == Kind::BatchNorm1d).map(|(i, _)| {
+        let field = &fields[i];
+        let index = Literal::usize_unsuffixed(i);
+        quote!(::minitorch::Parameters::visit_buffers(&mut self.#field, &mut |b| visit(b.in_layer(#index)));)
+    });
     let counts = fields.iter().map(|field| quote!(::minitorch::Parameters::parameter_count(&self.#field)));
 
     quote! {
@@ -79,6 +84,10 @@ pub fn expand(network: &Network) -> TokenStream {
 
             fn parameter_count(&self) -> usize {
                 0 #(+ #counts)*
+            }
+
+            fn visit_buffers(&mut self, visit: &mut dyn FnMut(::minitorch::Buffer<'_>)) {
+                #(#buffer_visits)*
             }
         }
 

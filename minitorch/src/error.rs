@@ -70,6 +70,15 @@ pub enum Error {
         /// The learning rate in use.
         learning_rate: f32,
     },
+    /// A checkpoint that does not fit the model, or is not a valid safetensors file.
+    #[error("{location}: {problem}")]
+    Checkpoint {
+        /// The file, or `"safetensors bytes"`.
+        location: String,
+        /// Every tensor that is missing, extra or of another shape or dtype; or why the data
+        /// could not be parsed.
+        problem: String,
+    },
     /// Writing an output file failed.
     #[error("{}: cannot write: {problem}", path.display())]
     Write {

@@ -94,6 +94,7 @@
 
 extern crate self as minitorch;
 
+pub mod checkpoint;
 #[cfg(feature = "train")]
 pub mod data;
 pub mod error;
@@ -111,7 +112,9 @@ pub mod progress;
 pub mod train;
 
 pub use error::Error;
-pub use layers::{BatchNorm1d, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU};
+pub use layers::{
+    BatchNorm1d, Buffer, BufferValue, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU,
+};
 pub use loss::{CrossEntropy, predicted_classes};
 pub use matrix::{Batch, HeapMatrix};
 pub use minitorch_macros::net;

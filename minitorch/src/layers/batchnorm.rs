@@ -22,7 +22,7 @@
 //! ```
 
 use crate::matrix::resize_batch;
-use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Buffer, BufferValue, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
 /// PyTorch's default `eps`.
 pub const EPSILON: f32 = 1e-5;
@@ -151,6 +151,17 @@ impl<const N: usize> Parameters for BatchNorm1d<N> {
 
     fn parameter_count(&self) -> usize {
         2 * N
+    }
+
+    fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
+        let buffers = [
+            ("running_mean", BufferValue::Vector(self.running_mean.as_mut_slice())),
+            ("running_var", BufferValue::Vector(self.running_var.as_mut_slice())),
+            ("num_batches_tracked", BufferValue::Count(&mut self.num_batches_tracked)),
+        ];
+        for (name, value) in buffers {
+            visit(Buffer { layer: 0, name, value });
+        }
     }
 }
 

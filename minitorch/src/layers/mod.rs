@@ -57,10 +57,43 @@ impl Parameter<'_> {
     }
 }
 
+/// A tensor a checkpoint keeps that is not trained by gradients: batch normalisation's running
+/// statistics and its count of training batches.
+#[derive(Debug)]
+pub struct Buffer<'a> {
+    /// Index of the layer in its network, as for [`Parameter::layer`].
+    pub layer: usize,
+    /// The buffer's name inside its layer, as in PyTorch: `"running_mean"`, `"running_var"`,
+    /// `"num_batches_tracked"`.
+    pub name: &'static str,
+    /// The values.
+    pub value: BufferValue<'a>,
+}
+
+/// The contents of a [`Buffer`].
+#[derive(Debug)]
+pub enum BufferValue<'a> {
+    /// A vector of f32 (PyTorch shape `[len]`).
+    Vector(&'a mut [f32]),
+    /// A count (PyTorch: an int64 scalar).
+    Count(&'a mut u64),
+}
+
+impl Buffer<'_> {
+    /// The same buffer, as found at index `layer` of a network.
+    pub fn in_layer(self, layer: usize) -> Self {
+        Self { layer, ..self }
+    }
+}
+
 /// Something with trainable parameters: a layer or a whole network.
 pub trait Parameters {
     /// Calls `visit` on every parameter, always in the same order (optimisers rely on it).
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>));
+
+    /// Calls `visit` on every buffer a checkpoint must keep besides the parameters; none by
+    /// default.
+    fn visit_buffers(&mut self, _visit: &mut dyn FnMut(Buffer<'_>)) {}
 
     /// How many trainable numbers there are.
     fn parameter_count(&self) -> usize;
