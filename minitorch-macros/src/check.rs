@@ -1,7 +1,10 @@
 //! Resolves each layer and its widths, turning every mistake into an error spanned at its cause.
 
+use std::path::{Path, PathBuf};
+
 use quote::{ToTokens, quote};
-use syn::{Error, Expr, ExprLit, ExprUnary, Lit, UnOp};
+use safetensors::{Dtype, SafeTensors};
+use syn::{Error, Expr, ExprLit, ExprUnary, Lit, LitStr, UnOp};
 
 use crate::parse::{Definition, LayerCall};
 
@@ -53,10 +56,48 @@ pub struct Layer {
     pub probability: f64,
 }
 
+/// One tensor of a checkpoint: PyTorch's name, dtype and shape.
+pub struct TensorSpec {
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    /// A trainable parameter (or else a buffer).
+    pub trainable: bool,
+}
+
+impl Layer {
+    /// The tensors a checkpoint holds for this layer at `index`, as PyTorch names them.
+    pub fn tensors(&self, index: usize) -> Vec<TensorSpec> {
+        let spec = |name: &str, dtype, shape: Vec<usize>, trainable| TensorSpec {
+            name: format!("{index}.{name}"),
+            dtype,
+            shape,
+            trainable,
+        };
+        let n = self.outputs;
+        match self.kind {
+            Kind::Linear => vec![
+                spec("weight", Dtype::F32, vec![n, self.inputs], true),
+                spec("bias", Dtype::F32, vec![n], true),
+            ],
+            Kind::BatchNorm1d => vec![
+                spec("weight", Dtype::F32, vec![n], true),
+                spec("bias", Dtype::F32, vec![n], true),
+                spec("running_mean", Dtype::F32, vec![n], false),
+                spec("running_var", Dtype::F32, vec![n], false),
+                spec("num_batches_tracked", Dtype::I64, vec![], false),
+            ],
+            Kind::ReLU | Kind::Dropout => Vec::new(),
+        }
+    }
+}
+
 /// A network that passed every check.
 pub struct Network {
     pub definition: Definition,
     pub layers: Vec<Layer>,
+    /// The absolute path of the weights file, checked against the layers.
+    pub weights: Option<PathBuf>,
 }
 
 /// Checks a whole definition, reporting every error found rather than only the first.
@@ -90,9 +131,66 @@ pub fn check(definition: Definition) -> syn::Result<Network> {
             }
         }
     }
-    match errors {
-        Some(errors) => Err(errors),
-        None => Ok(Network { definition, layers }),
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
+    let weights = match &definition.weights {
+        Some(path) => Some(check_weights(path, &layers)?),
+        None => None,
+    };
+    Ok(Network { definition, layers, weights })
+}
+
+/// Reads the weights file named by `path` (relative to the invoking crate's manifest directory)
+/// and checks that it holds exactly the tensors of `layers`, with their dtypes and shapes.
+fn check_weights(path: &LitStr, layers: &[Layer]) -> syn::Result<PathBuf> {
+    let error = |message: String| Error::new_spanned(path, message);
+    let manifest_directory = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
+        error("CARGO_MANIFEST_DIR is not set: build with cargo to resolve the weights file".into())
+    })?;
+    let resolved = Path::new(&manifest_directory).join(path.value());
+    let bytes = std::fs::read(&resolved).map_err(|e| {
+        error(format!("cannot read weights file {} (relative to the crate's Cargo.toml): {e}", path.value()))
+    })?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| error(format!("weights file {} is not a valid safetensors file: {e}", path.value())))?;
+
+    let expected: Vec<TensorSpec> =
+        layers.iter().enumerate().flat_map(|(i, layer)| layer.tensors(i)).collect();
+    let mut problems: Option<Error> = None;
+    let mut report = |message: String| {
+        let e = error(format!("weights file {}: {message}", path.value()));
+        match &mut problems {
+            Some(problems) => problems.combine(e),
+            None => problems = Some(e),
+        }
+    };
+    for spec in &expected {
+        match file.tensor(&spec.name) {
+            Err(_) => report(format!("missing tensor `{}` ({:?} {:?})", spec.name, spec.dtype, spec.shape)),
+            Ok(found) if found.dtype() != spec.dtype || found.shape() != spec.shape.as_slice() => {
+                report(format!(
+                    "tensor `{}` is {:?} {:?} in the architecture but {:?} {:?} in the file",
+                    spec.name,
+                    spec.dtype,
+                    spec.shape,
+                    found.dtype(),
+                    found.shape()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    let mut names = file.names();
+    names.sort();
+    for name in names {
+        if !expected.iter().any(|spec| spec.name == name) {
+            report(format!("unexpected tensor `{name}`: the architecture has no such parameter or buffer"));
+        }
+    }
+    match problems {
+        Some(problems) => Err(problems),
+        None => Ok(resolved),
     }
 }
 

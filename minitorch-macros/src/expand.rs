@@ -54,7 +54,32 @@ pub fn expand(network: &Network) -> TokenStream {
     });
     let counts = fields.iter().map(|field| quote!(::minitorch::Parameters::parameter_count(&self.#field)));
 
+    let pretrained = network.weights.as_ref().map(|path| {
+        let path_text = path.display().to_string();
+        let written = definition.weights.as_ref().map(|w| w.value()).unwrap_or_default();
+        let doc = format!(
+            " The network with the weights of `{written}`, compiled into this binary and checked \
+             against the architecture by `net!` at compile time; in evaluation mode."
+        );
+        quote! {
+            impl #name {
+                #[doc = #doc]
+                #visibility fn pretrained() -> Self {
+                    const WEIGHTS: &[u8] = include_bytes!(#path_text);
+                    let mut rng = <::minitorch::rand::rngs::StdRng as ::minitorch::rand::SeedableRng>::seed_from_u64(0);
+                    let mut network = Self::new(&mut rng);
+                    ::minitorch::checkpoint::load_bytes(&mut network, WEIGHTS)
+                        .expect("net! checked these weights against the architecture at compile time");
+                    ::minitorch::Network::eval(&mut network);
+                    network
+                }
+            }
+        }
+    });
+
     quote! {
+        #pretrained
+
         #(#attributes)*
         #struct_doc
         #[derive(Clone, Debug)]
@@ -62,6 +87,8 @@ pub fn expand(network: &Network) -> TokenStream {
             #(#field_docs pub #fields: #types,)*
             /// The input of the last forward, which the first layer's backward needs.
             input: ::minitorch::Batch<#input_width>,
+            /// The batch size of the last forward (0 before the first).
+            forward_samples: usize,
             mode: ::minitorch::Mode,
         }
 
@@ -71,7 +98,8 @@ pub fn expand(network: &Network) -> TokenStream {
             #visibility fn new(rng: &mut impl ::minitorch::rand::Rng) -> Self {
                 Self {
                     #(#fields: #constructors,)*
-                    input: ::minitorch::Batch::zeros(0),
+                    input: ::minitorch::Batch::zeros(1),
+                    forward_samples: 0,
                     mode: ::minitorch::Mode::Train,
                 }
             }
@@ -98,6 +126,7 @@ pub fn expand(network: &Network) -> TokenStream {
             ) -> ::core::result::Result<&::minitorch::Batch<#output_width>, ::minitorch::Error> {
                 ::minitorch::network::__private::check_forward(input.ncols(), self.mode, #has_batchnorm)?;
                 ::minitorch::network::__private::copy_batch(&mut self.input, input);
+                self.forward_samples = input.ncols();
                 let mode = self.mode;
                 let x = ::minitorch::Layer::forward(&mut self.#first_field, &self.input, mode);
                 #(#forward_steps)*
@@ -108,7 +137,7 @@ pub fn expand(network: &Network) -> TokenStream {
                 &mut self,
                 grad_output: &::minitorch::Batch<#output_width>,
             ) -> ::core::result::Result<(), ::minitorch::Error> {
-                ::minitorch::network::__private::check_backward(self.input.ncols(), grad_output.ncols())?;
+                ::minitorch::network::__private::check_backward(self.forward_samples, grad_output.ncols())?;
                 #(#backward_steps)*
                 ::minitorch::Layer::backward_parameters(&mut self.#first_field, &self.input, #first_grad);
                 Ok(())
@@ -168,28 +197,14 @@ fn has_parameters(layer: &Layer) -> bool {
     matches!(layer.kind, Kind::Linear | Kind::BatchNorm1d)
 }
 
-/// PyTorch's parameter names and shapes for one layer: `0.weight [512, 784]`.
-fn parameter_shapes(index: usize, layer: &Layer) -> Vec<(String, String, usize)> {
-    match layer.kind {
-        Kind::Linear => vec![
-            (
-                format!("{index}.weight"),
-                format!("[{}, {}]", layer.outputs, layer.inputs),
-                layer.outputs * layer.inputs,
-            ),
-            (format!("{index}.bias"), format!("[{}]", layer.outputs), layer.outputs),
-        ],
-        Kind::BatchNorm1d => vec![
-            (format!("{index}.weight"), format!("[{}]", layer.outputs), layer.outputs),
-            (format!("{index}.bias"), format!("[{}]", layer.outputs), layer.outputs),
-        ],
-        Kind::ReLU | Kind::Dropout => Vec::new(),
-    }
+/// `0.weight [512, 784]` for each trainable parameter of the layer at `index`.
+fn parameter_shapes(index: usize, layer: &Layer) -> Vec<String> {
+    let tensors = layer.tensors(index).into_iter().filter(|t| t.trainable);
+    tensors.map(|t| format!("`{}` {:?}", t.name, t.shape)).collect()
 }
 
 fn field_doc(index: usize, layer: &Layer) -> TokenStream {
-    let shapes: Vec<String> =
-        parameter_shapes(index, layer).iter().map(|(name, shape, _)| format!("`{name}` {shape}")).collect();
+    let shapes = parameter_shapes(index, layer);
     let parameters = if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") };
     let doc = format!(" Layer {index}: `{}` → {} features; {parameters}.", layer.source, layer.outputs);
     quote!(#[doc = #doc])
@@ -197,8 +212,8 @@ fn field_doc(index: usize, layer: &Layer) -> TokenStream {
 
 fn struct_doc(network: &Network) -> TokenStream {
     let layers = &network.layers;
-    let total: usize =
-        layers.iter().enumerate().flat_map(|(i, l)| parameter_shapes(i, l)).map(|(_, _, n)| n).sum();
+    let tensors = layers.iter().enumerate().flat_map(|(i, layer)| layer.tensors(i));
+    let total: usize = tensors.filter(|t| t.trainable).map(|t| t.shape.iter().product::<usize>()).sum();
     let list: Vec<&str> = layers.iter().map(|layer| layer.source.as_str()).collect();
     let mut lines = vec![
         String::new(),
@@ -216,10 +231,7 @@ fn struct_doc(network: &Network) -> TokenStream {
         "|---|---|---|---|---|".to_string(),
     ];
     for (index, layer) in layers.iter().enumerate() {
-        let shapes: Vec<String> = parameter_shapes(index, layer)
-            .iter()
-            .map(|(name, shape, _)| format!("`{name}` {shape}"))
-            .collect();
+        let shapes = parameter_shapes(index, layer);
         lines.push(format!(
             "| {index} | `{}` | `{}` | {} | {} |",
             field_name(index, layer),

@@ -4,14 +4,21 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, Ident, Token, Visibility, parenthesized, token};
+use syn::{
+    Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, MetaNameValue, Token, Visibility, parenthesized,
+    token,
+};
 
 /// Everything inside one `net! { … }`.
 pub struct Definitions(pub Vec<Definition>);
 
 /// One network as written.
 pub struct Definition {
+    /// The attributes to pass through to the struct (without `#[weights = …]`).
     pub attributes: Vec<Attribute>,
+    /// `#[weights = "path"]`: a safetensors file to compile in, relative to the invoking crate's
+    /// manifest directory.
+    pub weights: Option<LitStr>,
     pub visibility: Visibility,
     pub name: Ident,
     pub layers: Vec<LayerCall>,
@@ -68,7 +75,22 @@ impl Parse for Definitions {
 
 impl Parse for Definition {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attributes = input.call(Attribute::parse_outer)?;
+        let mut attributes = input.call(Attribute::parse_outer)?;
+        let mut weights = None;
+        for attribute in attributes.extract_if(.., |a| a.path().is_ident("weights")) {
+            let error = || {
+                syn::Error::new_spanned(&attribute, "expected `#[weights = \"path/to/model.safetensors\"]`")
+            };
+            let Meta::NameValue(MetaNameValue {
+                value: Expr::Lit(ExprLit { lit: Lit::Str(path), .. }), ..
+            }) = &attribute.meta
+            else {
+                return Err(error());
+            };
+            if weights.replace(path.clone()).is_some() {
+                return Err(syn::Error::new_spanned(&attribute, "only one `#[weights = …]` per network"));
+            }
+        }
         let visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name = input.parse()?;
@@ -82,7 +104,7 @@ impl Parse for Definition {
             input.parse::<Token![,]>()?;
         }
         let close: Token![>] = input.parse()?;
-        Ok(Self { attributes, visibility, name, layers, open, close })
+        Ok(Self { attributes, weights, visibility, name, layers, open, close })
     }
 }
 

@@ -40,6 +40,7 @@
 //!     pub relu1: ReLU<64>,
 //!     pub linear2: Linear<64, 10>,
 //!     input: Batch<784>,          // kept for the first layer's backward
+//!     forward_samples: usize,     // batch size of the last forward, checked by backward
 //!     mode: Mode,
 //! }
 //!
@@ -51,6 +52,7 @@
 //!     fn forward(&mut self, input: &Batch<784>) -> Result<&Batch<10>, Error> {
 //!         check_forward(input.ncols(), self.mode, false)?;   // empty batch, etc.
 //!         copy_batch(&mut self.input, input);
+//!         self.forward_samples = input.ncols();
 //!         let mode = self.mode;
 //!         let x = Layer::forward(&mut self.linear0, &self.input, mode);
 //!         let x = Layer::forward(&mut self.relu1, x, mode);
@@ -59,7 +61,7 @@
 //!     }
 //!
 //!     fn backward(&mut self, grad_output: &Batch<10>) -> Result<(), Error> {
-//!         check_backward(self.input.ncols(), grad_output.ncols())?;
+//!         check_backward(self.forward_samples, grad_output.ncols())?;
 //!         let grad = Layer::backward(&mut self.linear2, Layer::output(&self.relu1), grad_output);
 //!         let grad = Layer::backward(&mut self.relu1, Layer::output(&self.linear0), grad);
 //!         Layer::backward_parameters(&mut self.linear0, &self.input, grad); // no input gradient
@@ -115,7 +117,7 @@ pub use error::Error;
 pub use layers::{
     BatchNorm1d, Buffer, BufferValue, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU,
 };
-pub use loss::{CrossEntropy, predicted_classes};
+pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};
 pub use minitorch_macros::net;
 pub use network::Network;
@@ -127,6 +129,6 @@ pub use rand;
 pub mod prelude {
     pub use crate::{
         Batch, BatchNorm1d, CrossEntropy, Dropout, Error, Layer, Linear, Mode, Network, Parameters, ReLU,
-        Sgd, SgdConfig, net, predicted_classes,
+        Sgd, SgdConfig, net, predicted_classes, softmax,
     };
 }

@@ -71,16 +71,9 @@ impl<const C: usize> CrossEntropy<C> {
         let mut total = 0.0f64;
         let columns = logits.as_slice().chunks_exact(C).zip(self.gradient.as_mut_slice().chunks_exact_mut(C));
         for ((z, gradient), &label) in columns.zip(labels) {
-            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for (g, &zk) in gradient.iter_mut().zip(z) {
-                *g = (zk - max).exp();
-                sum += *g;
-            }
-            total += f64::from(max + sum.ln() - z[label]);
-            for g in gradient.iter_mut() {
-                *g *= scale / sum;
-            }
+            let log_sum_exp = softmax_column(z, gradient);
+            total += f64::from(log_sum_exp - z[label]);
+            gradient.iter_mut().for_each(|g| *g *= scale);
             gradient[label] -= scale;
         }
         Ok((total / samples as f64) as f32)
@@ -90,6 +83,35 @@ impl<const C: usize> CrossEntropy<C> {
     pub fn gradient(&self) -> &Batch<C> {
         &self.gradient
     }
+}
+
+/// Writes `softmax(z)` into `probabilities` and returns `log Σ exp(z)`, both computed after
+/// subtracting the largest logit so that `exp` cannot overflow.
+fn softmax_column(z: &[f32], probabilities: &mut [f32]) -> f32 {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for (p, &zk) in probabilities.iter_mut().zip(z) {
+        *p = (zk - max).exp();
+        sum += *p;
+    }
+    probabilities.iter_mut().for_each(|p| *p /= sum);
+    max + sum.ln()
+}
+
+/// Class probabilities, `softmax` of each sample's (column's) logits.
+///
+/// ```
+/// use minitorch::{Batch, softmax};
+/// let probabilities = softmax(&Batch::<2>::from_column_slice(&[0.0, 0.0, 1000.0, 0.0]));
+/// assert_eq!(probabilities.as_slice(), &[0.5, 0.5, 1.0, 0.0]);
+/// ```
+pub fn softmax<const C: usize>(logits: &Batch<C>) -> Batch<C> {
+    let mut probabilities = Batch::<C>::zeros(logits.ncols());
+    let columns = logits.as_slice().chunks_exact(C).zip(probabilities.as_mut_slice().chunks_exact_mut(C));
+    for (z, p) in columns {
+        softmax_column(z, p);
+    }
+    probabilities
 }
 
 /// The class with the largest logit, for each sample (column) of `logits`.

@@ -87,12 +87,12 @@ impl<const N: usize> BatchNorm1d<N> {
             running_mean: HeapMatrix::zeros(),
             running_var: HeapMatrix::from_fn(|_, _| 1.0),
             num_batches_tracked: 0,
-            normalized: Batch::zeros(0),
+            normalized: Batch::zeros(1),
             inverse_std: HeapMatrix::zeros(),
             sum: HeapMatrix::zeros(),
             sum_product: HeapMatrix::zeros(),
             last_mode: Mode::Eval,
-            output: Batch::zeros(0),
+            output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
         }
     }

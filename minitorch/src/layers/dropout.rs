@@ -61,7 +61,7 @@ impl<const N: usize> Dropout<N> {
             mask_is_fixed: false,
             rng: SmallRng::from_rng(rng),
             last_mode: Mode::Eval,
-            output: Batch::zeros(0),
+            output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
         }
     }

@@ -63,7 +63,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
             bias,
             weight_gradient: HeapMatrix::zeros(),
             bias_gradient: HeapMatrix::zeros(),
-            output: Batch::zeros(0),
+            output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
         }
     }

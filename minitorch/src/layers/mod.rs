@@ -1,7 +1,8 @@
 //! The layers, one small file each, and the two traits they share.
 //!
 //! Every layer keeps its own output and input-gradient buffers (reused from step to step) and
-//! whatever its backward pass needs from the forward pass. Its input is *not* copied: the network
+//! whatever its backward pass needs from the forward pass. The forward buffers start with one
+//! column, so that single-sample inference allocates nothing, not even on its first call. Its input is *not* copied: the network
 //! hands the previous layer's output back to [`Layer::backward`].
 
 mod batchnorm;

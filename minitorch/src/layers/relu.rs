@@ -26,7 +26,7 @@ pub struct ReLU<const N: usize> {
 impl<const N: usize> ReLU<N> {
     /// A ReLU for `N` features.
     pub fn new() -> Self {
-        Self { output: Batch::zeros(0), grad_input: Batch::zeros(0) }
+        Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
     }
 }
 
