@@ -33,7 +33,7 @@ fn mlp_learns_from_a_small_subset_and_is_deterministic() {
     let (train, held_out) = subset();
     let run = || {
         let mut net = Mlp::new(&mut StdRng::seed_from_u64(3));
-        let history = fit(&mut net, &train, &held_out, &config(0.05), |_| {}).unwrap();
+        let history = fit(&mut net, &train, &held_out, &config(0.02), |_| {}).unwrap();
         let test = evaluate(&mut net, &held_out, 500).unwrap();
         let without_time: Vec<EpochMetrics> =
             history.into_iter().map(|m| EpochMetrics { seconds: 0.0, ..m }).collect();

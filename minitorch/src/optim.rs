@@ -109,23 +109,31 @@ impl Sgd {
         let buffers = &mut self.momentum_buffers;
         let mut index = 0;
         model.visit_parameters(&mut |parameter| {
-            let mut buffer: &mut [f32] = &mut [];
-            if momentum != 0.0 {
+            let (values, gradients) = (parameter.value, &*parameter.gradient);
+            // One branch-free loop per case, so that each vectorises.
+            if momentum == 0.0 {
+                for (value, &gradient) in values.iter_mut().zip(gradients) {
+                    *value -= learning_rate * (gradient + weight_decay * *value);
+                }
+            } else {
                 if first_step {
-                    buffers.push(vec![0.0; parameter.value.len()]);
+                    buffers.push(vec![0.0; values.len()]);
                 }
-                buffer = &mut buffers[index];
-            }
-            for (i, (value, &gradient)) in
-                parameter.value.iter_mut().zip(parameter.gradient.iter()).enumerate()
-            {
-                let mut step = gradient + weight_decay * *value;
-                if momentum != 0.0 {
-                    let b = if first_step { step } else { momentum * buffer[i] + (1.0 - dampening) * step };
-                    buffer[i] = b;
-                    step = if nesterov { step + momentum * b } else { b };
+                // First step: b = g, i.e. keep 0 of b and add all of g; then b = μ·b + (1 − τ)·g.
+                let (keep, add) = if first_step { (0.0, 1.0) } else { (momentum, 1.0 - dampening) };
+                let entries = values.iter_mut().zip(gradients).zip(buffers[index].iter_mut());
+                if nesterov {
+                    for ((value, &gradient), buffer) in entries {
+                        let step = gradient + weight_decay * *value;
+                        *buffer = keep * *buffer + add * step;
+                        *value -= learning_rate * (step + momentum * *buffer);
+                    }
+                } else {
+                    for ((value, &gradient), buffer) in entries {
+                        *buffer = keep * *buffer + add * (gradient + weight_decay * *value);
+                        *value -= learning_rate * *buffer;
+                    }
                 }
-                *value -= learning_rate * step;
             }
             index += 1;
         });

@@ -90,11 +90,19 @@ impl<const N: usize> Dropout<N> {
 
     fn draw_mask(&mut self, columns: usize) {
         resize_batch(&mut self.scaled_mask, columns);
-        // Kept when a uniform u32 is at least p·2³², i.e. with probability 1 − p.
+        // Kept when a uniform 32-bit number is at least p·2³², i.e. with probability 1 − p.
+        // Each 64-bit draw gives two such numbers.
         let threshold = (f64::from(self.probability) * 4_294_967_296.0) as u64;
         let scale = 1.0 / (1.0 - self.probability);
-        for entry in self.scaled_mask.iter_mut() {
-            *entry = if u64::from(self.rng.next_u32()) >= threshold { scale } else { 0.0 };
+        let keep = |bits: u64| if bits >= threshold { scale } else { 0.0 };
+        let mut pairs = self.scaled_mask.as_mut_slice().chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let bits = self.rng.next_u64();
+            pair[0] = keep(bits & 0xffff_ffff);
+            pair[1] = keep(bits >> 32);
+        }
+        for last in pairs.into_remainder() {
+            *last = keep(self.rng.next_u64() >> 32);
         }
     }
 }
@@ -111,18 +119,23 @@ impl<const N: usize> Layer<N, N> for Dropout<N> {
     fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
         self.last_mode = mode;
         resize_batch(&mut self.output, input.ncols());
-        self.output.copy_from(input);
-        if mode == Mode::Train && self.probability > 0.0 {
-            if self.mask_is_fixed {
-                assert_eq!(
-                    self.scaled_mask.ncols(),
-                    input.ncols(),
-                    "Dropout: the fixed mask is for another batch size"
-                );
-            } else {
-                self.draw_mask(input.ncols());
-            }
-            self.output.component_mul_assign(&self.scaled_mask);
+        if mode == Mode::Eval || self.probability == 0.0 {
+            self.output.copy_from(input);
+            return &self.output;
+        }
+        if self.mask_is_fixed {
+            assert_eq!(
+                self.scaled_mask.ncols(),
+                input.ncols(),
+                "Dropout: the fixed mask is for another batch size"
+            );
+        } else {
+            self.draw_mask(input.ncols());
+        }
+        let entries =
+            self.output.as_mut_slice().iter_mut().zip(input.as_slice()).zip(self.scaled_mask.as_slice());
+        for ((y, &x), &m) in entries {
+            *y = x * m;
         }
         &self.output
     }
@@ -133,9 +146,18 @@ impl<const N: usize> Layer<N, N> for Dropout<N> {
 
     fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
         resize_batch(&mut self.grad_input, grad_output.ncols());
-        self.grad_input.copy_from(grad_output);
-        if self.last_mode == Mode::Train && self.probability > 0.0 {
-            self.grad_input.component_mul_assign(&self.scaled_mask);
+        if self.last_mode == Mode::Eval || self.probability == 0.0 {
+            self.grad_input.copy_from(grad_output);
+            return &self.grad_input;
+        }
+        let entries = self
+            .grad_input
+            .as_mut_slice()
+            .iter_mut()
+            .zip(grad_output.as_slice())
+            .zip(self.scaled_mask.as_slice());
+        for ((grad_input, &grad), &m) in entries {
+            *grad_input = grad * m;
         }
         &self.grad_input
     }

@@ -71,8 +71,9 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// `∂L/∂W += G·Xᵀ` and `∂L/∂b += Σ_columns G`.
     fn accumulate_parameter_gradients(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
         gemm(&mut *self.weight_gradient, Operand::of(grad_output), Operand::of(input).transposed(), true);
-        for column in grad_output.column_iter() {
-            *self.bias_gradient += column;
+        let bias_gradient = self.bias_gradient.as_mut_slice();
+        for column in grad_output.as_slice().chunks_exact(OUT) {
+            bias_gradient.iter_mut().zip(column).for_each(|(b, &g)| *b += g);
         }
     }
 }
@@ -105,8 +106,8 @@ impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
 impl<const IN: usize, const OUT: usize> Layer<IN, OUT> for Linear<IN, OUT> {
     fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
         resize_batch(&mut self.output, input.ncols());
-        for mut column in self.output.column_iter_mut() {
-            column.copy_from(&*self.bias);
+        for column in self.output.as_mut_slice().chunks_exact_mut(OUT) {
+            column.copy_from_slice(self.bias.as_slice());
         }
         gemm(&mut self.output, Operand::of(&*self.weight), Operand::of(input), true);
         &self.output

@@ -41,7 +41,9 @@ impl<const N: usize> Parameters for ReLU<N> {
 impl<const N: usize> Layer<N, N> for ReLU<N> {
     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
         resize_batch(&mut self.output, input.ncols());
-        self.output.zip_apply(input, |y, x| *y = x.max(0.0));
+        for (y, &x) in self.output.as_mut_slice().iter_mut().zip(input.as_slice()) {
+            *y = x.max(0.0);
+        }
         &self.output
     }
 
@@ -52,12 +54,11 @@ impl<const N: usize> Layer<N, N> for ReLU<N> {
     /// Uses its own output (`y > 0` exactly where `x > 0`), so `input` is not read.
     fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
         resize_batch(&mut self.grad_input, grad_output.ncols());
-        self.grad_input.copy_from(grad_output);
-        self.grad_input.zip_apply(&self.output, |g, y| {
-            if y <= 0.0 {
-                *g = 0.0;
-            }
-        });
+        let entries =
+            self.grad_input.as_mut_slice().iter_mut().zip(grad_output.as_slice()).zip(self.output.as_slice());
+        for ((grad_input, &grad), &y) in entries {
+            *grad_input = if y > 0.0 { grad } else { 0.0 };
+        }
         &self.grad_input
     }
 

@@ -1,0 +1,77 @@
+//! What the workshop's `mlp` costs: training steps, inference, and each layer's
+//! forward + backward. `cargo bench` (criterion); see README, "Performance".
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use minitorch::prelude::*;
+use minitorch::rand::{RngExt, SeedableRng, rngs::StdRng};
+
+net! {
+    struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+}
+
+fn random_batch<const N: usize>(samples: usize) -> Batch<N> {
+    let mut rng = StdRng::seed_from_u64(1);
+    Batch::from_fn(samples, |_, _| rng.random_range(-1.0..1.0))
+}
+
+fn training_steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step_mlp");
+    for batch in [64, 128, 256] {
+        let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
+        let config = SgdConfig { learning_rate: 0.01, momentum: 0.9, ..SgdConfig::default() };
+        let mut sgd = Sgd::new(config).unwrap();
+        let mut criterion = CrossEntropy::new();
+        let images = random_batch::<784>(batch);
+        let labels: Vec<usize> = (0..batch).map(|i| i % 10).collect();
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(BenchmarkId::from_parameter(batch), |b| {
+            b.iter(|| {
+                criterion.forward(net.forward(&images).unwrap(), &labels).unwrap();
+                net.zero_grad();
+                net.backward(criterion.gradient()).unwrap();
+                sgd.step(&mut net).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+fn inference(c: &mut Criterion) {
+    let mut group = c.benchmark_group("inference_mlp");
+    for batch in [1, 64] {
+        let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
+        net.eval();
+        let images = random_batch::<784>(batch);
+        group.bench_function(BenchmarkId::from_parameter(batch), |b| {
+            b.iter(|| black_box(net.forward(black_box(&images)).unwrap()[0]))
+        });
+    }
+    group.finish();
+}
+
+/// Forward then backward of one layer at batch 128, as inside a training step.
+fn layer<const IN: usize, const OUT: usize>(c: &mut Criterion, name: &str, mut layer: impl Layer<IN, OUT>) {
+    let input = random_batch::<IN>(128);
+    let grad_output = random_batch::<OUT>(128);
+    c.bench_function(&format!("layer_forward_backward_128/{name}"), |b| {
+        b.iter(|| {
+            layer.forward(&input, Mode::Train);
+            black_box(layer.backward(&input, &grad_output)[0]);
+        })
+    });
+}
+
+fn layers(c: &mut Criterion) {
+    let rng = &mut StdRng::seed_from_u64(0);
+    layer(c, "linear_784_512", Linear::<784, 512>::new(rng));
+    layer(c, "linear_512_256", Linear::<512, 256>::new(rng));
+    layer(c, "linear_256_10", Linear::<256, 10>::new(rng));
+    layer(c, "relu_512", ReLU::<512>::new());
+    layer(c, "dropout_512", Dropout::<512>::new(0.2, rng));
+    layer(c, "batchnorm_512", BatchNorm1d::<512>::new());
+}
+
+criterion_group!(benches, training_steps, inference, layers);
+criterion_main!(benches);
