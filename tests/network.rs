@@ -223,3 +223,14 @@ fn training_learns_a_simple_rule() {
         predicted_classes(net.forward(&test).unwrap()).zip(&labels).filter(|(p, l)| p == *l).count();
     assert!(correct > 900, "{correct}/1000 correct");
 }
+
+#[test]
+fn debug_output_shows_the_architecture_not_the_numbers() {
+    let mut net = Normed::new(&mut rng(0));
+    net.eval();
+    assert_eq!(
+        format!("{net:?}"),
+        "Normed { linear0: Linear<8, 16>, batchnorm1: BatchNorm1d<16> { num_batches_tracked: 0 }, relu2: ReLU<16>, \
+         dropout3: Dropout<16>(0.5), linear4: Linear<16, 3>, mode: Eval }"
+    );
+}

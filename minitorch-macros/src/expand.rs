@@ -29,6 +29,8 @@ pub fn expand(network: &Network) -> TokenStream {
         .skip(1)
         .map(|field| quote!(let x = ::minitorch::Layer::forward(&mut self.#field, x, mode);));
     let first_field = &fields[0];
+    let name_text = name.to_string();
+    let field_texts: Vec<String> = fields.iter().map(|field| field.to_string()).collect();
 
     // Backward: layer i gets the output of layer i − 1 as its input; layer 0 gets the network's
     // input and computes no input gradient.
@@ -82,7 +84,7 @@ pub fn expand(network: &Network) -> TokenStream {
 
         #(#attributes)*
         #struct_doc
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         #visibility struct #name {
             #(#field_docs pub #fields: #types,)*
             /// The input of the last forward, which the first layer's backward needs.
@@ -102,6 +104,15 @@ pub fn expand(network: &Network) -> TokenStream {
                     forward_samples: 0,
                     mode: ::minitorch::Mode::Train,
                 }
+            }
+        }
+
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#name_text)
+                    #(.field(#field_texts, &self.#fields))*
+                    .field("mode", &self.mode)
+                    .finish()
             }
         }
 

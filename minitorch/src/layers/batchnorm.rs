@@ -21,6 +21,8 @@
 //! ∂L/∂x = γ / √(running_var + ε) · g                        (evaluation: an affine map)
 //! ```
 
+use std::fmt;
+
 use crate::matrix::resize_batch;
 use crate::{Batch, Buffer, BufferValue, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
@@ -40,7 +42,7 @@ pub const MOMENTUM: f32 = 0.1;
 /// assert!((norm.running_mean[0] - 0.2).abs() < 1e-6);
 /// assert!((norm.running_var[0] - 1.1).abs() < 1e-6);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BatchNorm1d<const N: usize> {
     /// `γ` (PyTorch's `weight`), initially 1.
     pub weight: HeapMatrix<N, 1>,
@@ -126,6 +128,12 @@ impl<const N: usize> BatchNorm1d<N> {
         }
         self.num_batches_tracked += 1;
         variance.iter_mut().for_each(|v| *v = 1.0 / (*v + EPSILON).sqrt());
+    }
+}
+
+impl<const N: usize> fmt::Debug for BatchNorm1d<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BatchNorm1d<{N}> {{ num_batches_tracked: {} }}", self.num_batches_tracked)
     }
 }
 

@@ -11,6 +11,8 @@
 //!
 //! Backward: `∂L/∂x = ∂L/∂y ⊙ m / (1 − p)` in training, `∂L/∂x = ∂L/∂y` in evaluation.
 
+use std::fmt;
+
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -33,7 +35,7 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// assert!(dropout.output().iter().all(|&y| y == 0.0 || y == 1.25));
 /// assert_eq!(dropout.forward(&ones, Mode::Eval), &ones);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Dropout<const N: usize> {
     probability: f32,
     /// `m / (1 − p)`: 0 where dropped, `1/(1 − p)` where kept.
@@ -104,6 +106,12 @@ impl<const N: usize> Dropout<N> {
         for last in pairs.into_remainder() {
             *last = keep(self.rng.next_u64() >> 32);
         }
+    }
+}
+
+impl<const N: usize> fmt::Debug for Dropout<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dropout<{N}>({})", self.probability)
     }
 }
 

@@ -15,6 +15,8 @@
 //! Initialisation follows PyTorch's `nn.Linear`: every weight and bias is drawn from
 //! `U(−1/√IN, 1/√IN)`.
 
+use std::fmt;
+
 use rand::{Rng, RngExt};
 
 use crate::matrix::{Operand, gemm, resize_batch};
@@ -31,7 +33,7 @@ use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
 /// let output = linear.forward(&Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0]), Mode::Eval);
 /// assert_eq!(output.as_slice(), &[6.5, 6.5]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Linear<const IN: usize, const OUT: usize> {
     /// `W`, `OUT × IN` (PyTorch's `weight`, same shape).
     pub weight: HeapMatrix<OUT, IN>,
@@ -75,6 +77,13 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         for column in grad_output.as_slice().chunks_exact(OUT) {
             bias_gradient.iter_mut().zip(column).for_each(|(b, &g)| *b += g);
         }
+    }
+}
+
+/// The layer's type, not its million numbers.
+impl<const IN: usize, const OUT: usize> fmt::Debug for Linear<IN, OUT> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Linear<{IN}, {OUT}>")
     }
 }
 

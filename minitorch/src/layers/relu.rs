@@ -4,6 +4,7 @@
 //!
 //! Backward: `∂L/∂x = ∂L/∂y` where `y > 0`, else `0` (PyTorch's choice of 0 at the kink).
 
+use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::matrix::resize_batch;
@@ -17,7 +18,7 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// let output = relu.forward(&Batch::<3>::from_column_slice(&[-2.0, 0.0, 3.0]), Mode::Train);
 /// assert_eq!(output.as_slice(), &[0.0, 0.0, 3.0]);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ReLU<const N: usize> {
     output: Batch<N>,
     grad_input: Batch<N>,
@@ -27,6 +28,12 @@ impl<const N: usize> ReLU<N> {
     /// A ReLU for `N` features.
     pub fn new() -> Self {
         Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+    }
+}
+
+impl<const N: usize> fmt::Debug for ReLU<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReLU<{N}>")
     }
 }
 
