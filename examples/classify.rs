@@ -19,7 +19,7 @@ use minitorch::prelude::*;
 
 net! {
     /// The workshop's mlp as `cargo run --release --example mnist_mlp` trained it (seed 0,
-    /// 10 epochs): 98.14% on the MNIST test set.
+    /// 10 epochs): 98.41% on the MNIST test set.
     #[weights = "models/mnist_mlp.safetensors"]
     struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
 }

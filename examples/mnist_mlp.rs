@@ -28,7 +28,7 @@ use minitorch::plot::{plot_comparison, plot_convergence};
 use minitorch::prelude::*;
 use minitorch::progress::ProgressBars;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, TrainingConfig, evaluate, fit, write_metrics_csv};
+use minitorch::train::{EpochMetrics, Schedule, TrainingConfig, evaluate, fit, write_metrics_csv};
 
 net! {
     /// The workshop's first architecture.
@@ -58,6 +58,14 @@ impl Architecture {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LearningRateSchedule {
+    /// `--lr` throughout.
+    Constant,
+    /// Cosine annealing from `--lr` towards 0.
+    Cosine,
+}
+
 /// Train a classifier on MNIST-format data (MNIST, Fashion-MNIST).
 #[derive(Parser, Debug)]
 struct Arguments {
@@ -76,6 +84,9 @@ struct Arguments {
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     momentum: f32,
+    /// Learning-rate schedule over the epochs.
+    #[arg(long, value_enum, default_value = "cosine")]
+    schedule: LearningRateSchedule,
     /// Seeds initialisation, dropout, the validation split and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -125,6 +136,10 @@ fn train<N: Network<784, 10>>(
             ..SgdConfig::default()
         },
         seed: arguments.seed,
+        schedule: match arguments.schedule {
+            LearningRateSchedule::Constant => Schedule::Constant,
+            LearningRateSchedule::Cosine => Schedule::Cosine,
+        },
     };
     let parameters = network.parameter_count();
     let start = Instant::now();

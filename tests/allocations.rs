@@ -1,7 +1,8 @@
-//! Once the batch size is stable, minitorch's own code allocates nothing per step: single-sample
-//! inference allocates nothing at all, and a training step allocates only the GEMM kernels'
-//! packing workspace (the `gemm` crate allocates it on each call and offers no way to pass one
-//! in; see README, "Known limitations"). One test only: the counter is global.
+//! Heap allocations at run time. Single-sample inference allocates nothing, not even on the first
+//! call after construction. Once the batch size is stable, minitorch's own code allocates nothing
+//! in a training step; only the GEMM kernels' packing workspace is allocated (the `gemm` crate
+//! allocates it on each call and offers no way to pass one in; see README, "Known limitations").
+//! One test only: the counter is global to the binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,11 +35,22 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 net! {
+    #[weights = "models/mnist_mlp.safetensors"]
+    struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+
     struct Mlp< Linear(784, 512), BatchNorm1d(512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
 }
 
 #[test]
-fn training_steps_and_inference_do_not_allocate_once_warm() {
+fn inference_allocates_nothing_and_training_only_in_gemm() {
+    let mut classifier = Classifier::pretrained();
+    let image = Batch::<784>::from_fn(1, |r, _| ((r % 28) as f32 / 28.0) - 0.4);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..3 {
+        classifier.forward(&image).unwrap();
+    }
+    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0, "allocations in single-sample inference");
+
     let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
     let mut sgd = Sgd::new(SgdConfig { learning_rate: 0.01, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let mut criterion = CrossEntropy::new();
@@ -55,17 +67,9 @@ fn training_steps_and_inference_do_not_allocate_once_warm() {
     for _ in 0..3 {
         step(&mut net);
     }
-    // 8 GEMM calls per step (3 forward, 3 weight gradients, 2 input gradients), each allocating
-    // at most a packing buffer, a flag vector and a parallel job's state.
+    // 8 products per step (3 forward, 3 weight gradients, 2 input gradients); the 5 large ones are
+    // split in two, so 13 calls of the `gemm` crate, each allocating at most its packing buffer
+    // and a flag vector.
     let per_step = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 3.0;
-    assert!(per_step <= 8.0 * 3.0, "{per_step} allocations per training step");
-
-    net.eval();
-    let single = Batch::<784>::from_fn(1, |r, _| r as f32 / 784.0);
-    net.forward(&single).unwrap();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..3 {
-        net.forward(&single).unwrap();
-    }
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0, "allocations in 3 single-image inferences");
+    assert!(per_step <= 13.0 * 2.0, "{per_step} allocations per training step");
 }

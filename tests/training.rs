@@ -5,7 +5,7 @@ use std::path::Path;
 use minitorch::data::Mnist;
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, TrainingConfig, evaluate, fit};
+use minitorch::train::{EpochMetrics, Schedule, TrainingConfig, evaluate, fit};
 
 net! {
     struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
@@ -25,6 +25,7 @@ fn config(learning_rate: f32) -> TrainingConfig {
         batch_size: 64,
         optimizer: SgdConfig { learning_rate, momentum: 0.9, ..SgdConfig::default() },
         seed: 1,
+        schedule: Schedule::Constant,
     }
 }
 
@@ -55,4 +56,15 @@ fn a_diverging_run_stops_with_a_clear_error() {
     assert!(matches!(error, Error::NonFiniteLoss { epoch: 1, .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with("training diverged") && message.contains("learning rate 1e30"), "{message}");
+}
+
+#[test]
+fn cosine_schedule_follows_pytorch_cosine_annealing() {
+    // CosineAnnealingLR(T_max = 10, eta_min = 0) stepped once per epoch.
+    let rate = |epoch| Schedule::Cosine.learning_rate(0.1, epoch, 10);
+    assert_eq!(rate(0), 0.1);
+    assert!((rate(5) - 0.05).abs() < 1e-7);
+    assert!((rate(9) - 0.1 * (1.0 + (0.9 * std::f32::consts::PI).cos()) / 2.0).abs() < 1e-7);
+    assert!(rate(9) > 0.0 && rate(9) < rate(8));
+    assert_eq!(Schedule::Constant.learning_rate(0.1, 7, 10), 0.1);
 }

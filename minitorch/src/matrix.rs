@@ -236,29 +236,26 @@ unsafe fn multiply(
         // SAFETY: as the caller promised.
         return unsafe { multiply_serial(target, m, n, k, a, b, accumulate) };
     }
-    if n >= m {
+    // The two halves of the larger output dimension, as (target, rows, columns, a, b).
+    let (first, second) = if n >= m {
         let half = n / 2;
         let right = Target {
             pointer: target.pointer.wrapping_offset(half as isize * target.column_stride),
             ..target
         };
-        let (b_left, b_right) = (b.columns_until(half), b.columns_from(half));
-        // SAFETY: the halves are disjoint column ranges of `target`.
-        rayon::join(
-            move || unsafe { multiply_serial(target, m, half, k, a, b_left, accumulate) },
-            move || unsafe { multiply_serial(right, m, n - half, k, a, b_right, accumulate) },
-        );
+        ((target, m, half, a, b.columns_until(half)), (right, m, n - half, a, b.columns_from(half)))
     } else {
         let half = m / 2;
         let lower =
             Target { pointer: target.pointer.wrapping_offset(half as isize * target.row_stride), ..target };
-        let (a_upper, a_lower) = (a.rows_until(half), a.rows_from(half));
-        // SAFETY: the halves are disjoint row ranges of `target`.
-        rayon::join(
-            move || unsafe { multiply_serial(target, half, n, k, a_upper, b, accumulate) },
-            move || unsafe { multiply_serial(lower, m - half, n, k, a_lower, b, accumulate) },
-        );
-    }
+        ((target, half, n, a.rows_until(half), b), (lower, m - half, n, a.rows_from(half), b))
+    };
+    // SAFETY (both halves): disjoint ranges of `target`, each with the matching part of `a` or
+    // `b`; `join` returns only when both are done, so every borrow outlives the work.
+    let run = move |(target, m, n, a, b): (Target, usize, usize, Operand<'_>, Operand<'_>)| unsafe {
+        multiply_serial(target, m, n, k, a, b, accumulate)
+    };
+    rayon::join(move || run(first), move || run(second));
 }
 
 /// One thread's GEMM, by the `gemm` crate.

@@ -24,6 +24,33 @@ pub struct TrainingConfig {
     pub optimizer: SgdConfig,
     /// Seeds the shuffling (the network's initialisation and dropout have their own seed).
     pub seed: u64,
+    /// How the learning rate changes from epoch to epoch.
+    pub schedule: Schedule,
+}
+
+/// The learning rate per epoch, from the optimiser's `learning_rate` `η₀`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// `η₀` throughout.
+    #[default]
+    Constant,
+    /// Cosine annealing to 0 over the run, one value per epoch (PyTorch's `CosineAnnealingLR`
+    /// with `T_max` = epochs, stepped once per epoch): `η_e = η₀·(1 + cos(π·e/E))/2` for epoch
+    /// `e = 0, 1, …, E − 1`.
+    Cosine,
+}
+
+impl Schedule {
+    /// The learning rate of epoch `epoch` (0-based) of `epochs`.
+    pub fn learning_rate(self, initial: f32, epoch: usize, epochs: usize) -> f32 {
+        match self {
+            Schedule::Constant => initial,
+            Schedule::Cosine => {
+                let progress = epoch as f64 / epochs.max(1) as f64;
+                (f64::from(initial) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0) as f32
+            }
+        }
+    }
 }
 
 /// What one epoch measured.
@@ -115,6 +142,9 @@ where
     let mut history = Vec::with_capacity(config.epochs);
 
     for epoch in 1..=config.epochs {
+        let learning_rate =
+            config.schedule.learning_rate(config.optimizer.learning_rate, epoch - 1, config.epochs);
+        optimizer.set_learning_rate(learning_rate)?;
         order.shuffle(&mut rng);
         let batches: Vec<&[usize]> =
             order.chunks(config.batch_size).filter(|chunk| chunk.len() > 1).collect();
