@@ -120,7 +120,7 @@ struct Run {
     failure: Option<Error>,
 }
 
-fn train<N: Network<784, 10>>(
+fn train<N: Network<784, 10> + Send>(
     mut network: N,
     architecture: Architecture,
     data: &Mnist,
