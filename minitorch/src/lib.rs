@@ -89,6 +89,24 @@
 //! }
 //! ```
 //!
+//! # Trained weights compiled in
+//!
+//! `#[weights = "path/to/model.safetensors"]` on a network (the path relative to the compiling
+//! crate's `Cargo.toml`) makes `net!` read the file while compiling, check every tensor's name,
+//! dtype and shape against the layers (a mismatch is a compile error naming the tensor and both
+//! shapes), and compile the file into the binary. `Classifier::pretrained()` then returns the
+//! trained network in evaluation mode, with no file to read and no `Result` to handle:
+//!
+//! ```text
+//! net! {
+//!     #[weights = "models/mnist_mlp.safetensors"]
+//!     pub struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+//! }
+//! let mut classifier = Classifier::pretrained();
+//! ```
+//!
+//! Files use the names and layouts of PyTorch's `nn.Sequential` state dict; see [`checkpoint`].
+//!
 //! # Training
 //!
 //! A step is forward, [`CrossEntropy`], backward, [`Sgd`], as in PyTorch — see [`Network`].
