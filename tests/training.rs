@@ -68,3 +68,38 @@ fn cosine_schedule_follows_pytorch_cosine_annealing() {
     assert!(rate(9) > 0.0 && rate(9) < rate(8));
     assert_eq!(Schedule::Constant.learning_rate(0.1, 7, 10), 0.1);
 }
+
+#[test]
+fn batch_size_one_trains_plain_networks_and_is_an_error_with_batchnorm() {
+    net! {
+        struct Small< Linear(784, 16), ReLU, Linear(16, 10) >
+        struct Normed< Linear(784, 16), BatchNorm1d(16), ReLU, Linear(16, 10) >
+    }
+    let (train, held_out) = subset();
+    let (train, held_out) = (train.subset(&(0..50).collect::<Vec<_>>()), held_out.subset(&[0, 1, 2]));
+    let config = TrainingConfig { epochs: 1, batch_size: 1, ..config(0.01) };
+    let mut batches = 0;
+    let mut small = Small::new(&mut StdRng::seed_from_u64(0));
+    fit(&mut small, &train, &held_out, &config, |event| {
+        if let minitorch::train::Progress::BatchDone { .. } = event {
+            batches += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(batches, 50, "every single-image batch is a step");
+
+    let mut normed = Normed::new(&mut StdRng::seed_from_u64(0));
+    let error = fit(&mut normed, &train, &held_out, &config, |_| {}).unwrap_err();
+    assert_eq!(error, Error::BatchTooSmallForBatchNorm { samples: 1 });
+}
+
+#[test]
+fn nothing_to_train_on_is_an_error() {
+    let (train, held_out) = subset();
+    let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
+    let empty = train.subset(&[]);
+    let error = fit(&mut net, &empty, &held_out, &config(0.01), |_| {}).unwrap_err();
+    assert!(matches!(error, Error::EmptyBatch { .. }), "{error:?}");
+    let zero = TrainingConfig { batch_size: 0, ..config(0.01) };
+    assert!(fit(&mut net, &train, &held_out, &zero, |_| {}).is_err());
+}

@@ -115,12 +115,15 @@ pub enum Progress<'a> {
 /// Trains `network` on `train` for `config.epochs` epochs, validating on `validation` after each,
 /// and returns every epoch's metrics. The network is left in evaluation mode.
 ///
-/// A final batch of a single image is skipped: batch normalisation cannot train on it.
+/// When the batch size does not divide the training set and leaves a final batch of a single
+/// image, that image is skipped for the epoch: batch normalisation cannot train on one sample.
 ///
 /// # Errors
 /// [`Error::NonFiniteLoss`] when the loss stops being finite (the network then holds the
-/// parameters of that step, so save nothing from it); a batch size of 0; images of another size
-/// than the network's input; labels out of the network's range.
+/// parameters of that step, so save nothing from it); no training images; a batch size of 0, or
+/// of 1 for a network
+/// with batch normalisation; images of another size than the network's input; labels out of the
+/// network's range.
 pub fn fit<N, const IN: usize, const C: usize>(
     network: &mut N,
     train: &Dataset,
@@ -151,6 +154,9 @@ where
     if config.batch_size == 0 {
         return Err(Error::EmptyBatch { what: "training (batch size 0)" });
     }
+    if train.is_empty() {
+        return Err(Error::EmptyBatch { what: "training (no training images)" });
+    }
     let mut optimizer = Sgd::new(config.optimizer)?;
     let mut criterion = CrossEntropy::<C>::new();
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -163,8 +169,11 @@ where
             config.schedule.learning_rate(config.optimizer.learning_rate, epoch - 1, config.epochs);
         optimizer.set_learning_rate(learning_rate)?;
         order.shuffle(&mut rng);
-        let batches: Vec<&[usize]> =
-            order.chunks(config.batch_size).filter(|chunk| chunk.len() > 1).collect();
+        let mut batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        // A leftover single image would stop a network with batch normalisation; drop it.
+        if config.batch_size > 1 && batches.last().is_some_and(|last| last.len() == 1) {
+            batches.pop();
+        }
         observe(Progress::EpochStarted { epoch, batches: batches.len() });
         network.train();
         let start = Instant::now();
