@@ -121,9 +121,8 @@ pub enum Progress<'a> {
 /// # Errors
 /// [`Error::NonFiniteLoss`] when the loss stops being finite (the network then holds the
 /// parameters of that step, so save nothing from it); no training images; a batch size of 0, or
-/// of 1 for a network
-/// with batch normalisation; images of another size than the network's input; labels out of the
-/// network's range.
+/// of 1 for a network with batch normalisation; images of another size than the network's input;
+/// labels out of the network's range.
 pub fn fit<N, const IN: usize, const C: usize>(
     network: &mut N,
     train: &Dataset,
