@@ -144,3 +144,16 @@ fn the_bundled_mnist_is_the_real_one() {
     mnist.test.labels().iter().for_each(|&l| counts[usize::from(l)] += 1);
     assert_eq!(counts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
 }
+
+#[test]
+fn images_that_do_not_fit_the_labels_or_the_network_are_errors() {
+    let error = Dataset::new(vec![0; 10], vec![1, 2], 4, Normalization::MNIST).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "dataset pixels (one image of `features` pixels per label): expected 8, found 10"
+    );
+    let data = Dataset::new(vec![0; 8], vec![1, 2], 4, Normalization::MNIST).unwrap();
+    let error =
+        data.fill_batch::<784>(&[0, 1], &mut minitorch::Batch::zeros(0), &mut Vec::new()).unwrap_err();
+    assert_eq!(error.to_string(), "pixels per image (the network's input width): expected 784, found 4");
+}

@@ -170,8 +170,8 @@ impl Dataset {
         normalization: Normalization,
     ) -> Result<Self, Error> {
         if features == 0 || pixels.len() != labels.len() * features {
-            return Err(Error::BatchSizeMismatch {
-                what: "dataset (images of the given size per label)",
+            return Err(Error::SizeMismatch {
+                what: "dataset pixels (one image of `features` pixels per label)",
                 expected: labels.len() * features,
                 found: pixels.len(),
             });
@@ -253,8 +253,8 @@ impl Dataset {
         labels: &mut Vec<usize>,
     ) -> Result<(), Error> {
         if N != self.features {
-            return Err(Error::BatchSizeMismatch {
-                what: "network input width vs. pixels per image",
+            return Err(Error::SizeMismatch {
+                what: "pixels per image (the network's input width)",
                 expected: N,
                 found: self.features,
             });

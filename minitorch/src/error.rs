@@ -28,6 +28,17 @@ pub enum Error {
         /// The batch size given.
         found: usize,
     },
+    /// A count that is not what the data or the network needs (pixels, features), as opposed to
+    /// a number of samples.
+    #[error("{what}: expected {expected}, found {found}")]
+    SizeMismatch {
+        /// What was counted, with its unit.
+        what: &'static str,
+        /// The count that was needed.
+        expected: usize,
+        /// The count given.
+        found: usize,
+    },
     /// A class label is not smaller than the number of classes.
     #[error("label {label} of sample {sample} is out of range: there are {classes} classes (0..{classes})")]
     LabelOutOfRange {

@@ -155,7 +155,9 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// Below this many multiply-adds a second thread costs more than it saves.
+/// Products smaller than this many multiply-adds stay on one thread. It keeps the mlp's 256 → 10
+/// layer (at most 164k at batch 64) whole: for that shape a second thread did not help with any
+/// GEMM library measured on this machine (`../shared/notes/performance-facts.md`).
 const PARALLEL_MIN_WORK: usize = 64 * 64 * 64;
 
 /// `destination = a · b`, or `destination += a · b` when `accumulate` is true.
