@@ -161,11 +161,6 @@ pub fn expand(network: &Network) -> TokenStream {
             fn set_mode(&mut self, mode: ::minitorch::Mode) {
                 self.mode = mode;
             }
-
-            fn kink_fingerprint(&self) -> u64 {
-                let fingerprints = [#(::minitorch::Layer::kink_fingerprint(&self.#fields)),*];
-                fingerprints.iter().fold(0, |all, &one| all.rotate_left(7) ^ one)
-            }
         }
     }
 }

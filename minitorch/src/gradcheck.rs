@@ -11,9 +11,13 @@
 //! dropout generators' state, so every rerun draws the same masks as the analytic pass.
 //!
 //! Where a ReLU input crosses zero between `θ − ε` and `θ + ε`, the central difference is not a
-//! derivative at all. The check sees it from the layers' [`Layer::kink_fingerprint`]s, which
-//! then differ from those of the unperturbed run; such an entry is counted in
-//! [`GradientReport::kinks`] and not compared.
+//! derivative at all: it averages the slopes on both sides of the kink. The check tells such an
+//! entry from a wrong derivative on its own, asking nothing of the layers: it also evaluates the
+//! loss at `θ_i ± ε/2`, and looks at the four half-step slopes. On a smooth stretch they change
+//! steadily; at a kink one jumps. The derivative is then taken from the half-steps without a
+//! jump (the central difference over `±ε/2`, or a second-order one-sided difference), and the
+//! entry is counted in [`GradientReport::kinks`]. Every entry is compared, so a wrong derivative
+//! cannot hide at a kink: it matches neither side.
 //!
 //! The error of an entry is `|analytic − numeric| / max(|analytic|, |numeric|, 1e-2)`: relative for
 //! ordinary gradients, absolute for small ones, whose f32 central differences carry rounding noise
@@ -62,7 +66,8 @@ pub struct CheckedEntry {
 pub struct GradientReport {
     /// How many entries were compared.
     pub checked: usize,
-    /// Entries skipped because the loss has a kink within `ε` of them.
+    /// Of the compared entries, those where a kink lies within `ε`, so that the derivative was
+    /// taken from the half-steps on the kink's other side (see the module docs).
     pub kinks: usize,
     /// The entry with the largest error.
     pub worst: Option<CheckedEntry>,
@@ -74,19 +79,16 @@ impl GradientReport {
         self.worst.as_ref().map_or(0.0, |entry| entry.error)
     }
 
-    /// Whether something was compared and every error is at most `tolerance`. (Kinks depend on
-    /// the forward pass only, so a wrong backward pass cannot hide among them.)
+    /// Whether something was compared and every error is at most `tolerance`.
     pub fn passed(&self, tolerance: f64) -> bool {
         self.checked > 0 && self.max_error() <= tolerance
     }
 
-    fn record(&mut self, tensor: impl FnOnce() -> String, index: usize, analytic: f64, numeric: Difference) {
-        let Difference::Smooth(numeric) = numeric else {
-            self.kinks += 1;
-            return;
-        };
-        let error = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
+    fn record(&mut self, tensor: impl FnOnce() -> String, index: usize, analytic: f64, numeric: Differences) {
+        let (numeric, at_kink) = numeric.reference();
+        let error = relative_error(analytic, numeric);
         self.checked += 1;
+        self.kinks += usize::from(at_kink);
         if self.worst.as_ref().is_none_or(|worst| error > worst.error) {
             self.worst = Some(CheckedEntry { tensor: tensor(), index, analytic, numeric, error });
         }
@@ -95,7 +97,7 @@ impl GradientReport {
 
 impl fmt::Display for GradientReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} entries checked, {} skipped at kinks", self.checked, self.kinks)?;
+        write!(f, "{} entries checked, {} of them at kinks", self.checked, self.kinks)?;
         if let Some(w) = &self.worst {
             write!(
                 f,
@@ -135,20 +137,17 @@ where
         output.iter().zip(weights.iter()).map(|(&y, &w)| f64::from(y) * f64::from(w)).sum::<f64>()
     };
 
-    let run = |copy: &mut L, input: &Batch<IN>| {
-        let loss = loss(copy.forward(input, mode));
-        (loss, copy.kink_fingerprint())
-    };
+    let run = |copy: &mut L, input: &Batch<IN>| loss(copy.forward(input, mode));
 
     let mut analytic = layer.clone();
     analytic.zero_grad();
-    let (_, fingerprint) = run(&mut analytic, input);
+    let unperturbed = run(&mut analytic, input);
     let grad_input = analytic.backward(input, &weights).clone();
 
     let mut report = GradientReport::default();
-    check_parameters(layer, &mut analytic, fingerprint, |copy: &mut L| run(copy, input), check, &mut report);
+    check_parameters(layer, &mut analytic, unperturbed, |copy: &mut L| run(copy, input), check, &mut report);
     for index in sampled_indices(input.len(), check.entries_per_tensor) {
-        let numeric = central_difference(input[index], check.epsilon, fingerprint, |value| {
+        let numeric = differences(input[index], check.epsilon, unperturbed, |value| {
             let mut perturbed = input.clone();
             perturbed[index] = value;
             run(&mut layer.clone(), &perturbed)
@@ -189,17 +188,15 @@ where
     let mut criterion = CrossEntropy::<OUT>::new();
     let mut analytic = network.clone();
     analytic.zero_grad();
-    criterion.forward(analytic.forward(input)?, labels)?;
+    let unperturbed = f64::from(criterion.forward(analytic.forward(input)?, labels)?);
     analytic.backward(criterion.gradient())?;
-    let fingerprint = analytic.kink_fingerprint();
 
     let mut report = GradientReport::default();
     let run = |copy: &mut N| {
         let logits = copy.forward(input).expect("checked by the analytic pass");
-        let loss = criterion.forward(logits, labels).expect("checked by the analytic pass");
-        (f64::from(loss), copy.kink_fingerprint())
+        f64::from(criterion.forward(logits, labels).expect("checked by the analytic pass"))
     };
-    check_parameters(network, &mut analytic, fingerprint, run, check, &mut report);
+    check_parameters(network, &mut analytic, unperturbed, run, check, &mut report);
     Ok(report)
 }
 
@@ -208,8 +205,8 @@ where
 fn check_parameters<M: Parameters + Clone>(
     original: &M,
     analytic: &mut M,
-    fingerprint: u64,
-    mut run: impl FnMut(&mut M) -> (f64, u64),
+    unperturbed: f64,
+    mut run: impl FnMut(&mut M) -> f64,
     check: GradientCheck,
     report: &mut GradientReport,
 ) {
@@ -219,7 +216,7 @@ fn check_parameters<M: Parameters + Clone>(
     });
     for (tensor_index, (name, values, gradients)) in tensors.iter().enumerate() {
         for index in sampled_indices(values.len(), check.entries_per_tensor) {
-            let numeric = central_difference(values[index], check.epsilon, fingerprint, |value| {
+            let numeric = differences(values[index], check.epsilon, unperturbed, |value| {
                 let mut copy = original.clone();
                 let mut position = 0;
                 copy.visit_parameters(&mut |p| {
@@ -235,27 +232,57 @@ fn check_parameters<M: Parameters + Clone>(
     }
 }
 
-/// A numeric derivative, unless a kink lies within `ε`.
-enum Difference {
-    Smooth(f64),
-    Kink,
+/// The slopes of the loss over the four half-steps around one entry: from `θ − ε` to `θ − ε/2`,
+/// on to `θ`, on to `θ + ε/2`, on to `θ + ε` (see the module docs).
+struct Differences {
+    slopes: [f64; 4],
+    /// How much f32 rounding of the loss may move a slope.
+    noise: f64,
 }
 
-/// `(f(x + ε) − f(x − ε)) / (actual distance)`, the distance measured after rounding to f32.
-/// `f` returns the loss and the kink fingerprint of its run; a fingerprint other than
-/// `fingerprint` (that of the unperturbed run) means a kink was crossed.
-fn central_difference(
-    x: f32,
-    epsilon: f32,
-    fingerprint: u64,
-    mut f: impl FnMut(f32) -> (f64, u64),
-) -> Difference {
-    let (above, below) = (x + epsilon, x - epsilon);
-    let ((f_above, fingerprint_above), (f_below, fingerprint_below)) = (f(above), f(below));
-    if fingerprint_above != fingerprint || fingerprint_below != fingerprint {
-        return Difference::Kink;
+impl Differences {
+    /// The numeric derivative to compare with, and whether a kink lies within `ε`.
+    ///
+    /// On a smooth stretch the slope changes steadily from one half-step to the next, by about
+    /// `(ε/2)·L''` each time; a kink makes it jump. When the three changes are alike, the central
+    /// difference over `±ε` is used. When the change across `θ` is the smallest, the kinks lie in
+    /// the outer half-steps and the central difference over `±ε/2` is used. Otherwise a kink lies
+    /// next to `θ` on one side, and the second-order one-sided difference from the steadier side
+    /// is used: `(3·s₁ − s₀)/2` from the slopes `s₁` next to `θ` and `s₀` beyond it.
+    fn reference(&self) -> (f64, bool) {
+        let [far_below, near_below, near_above, far_above] = self.slopes;
+        let changes = [near_below - far_below, near_above - near_below, far_above - near_above].map(f64::abs);
+        let (smallest, largest) = (
+            changes.iter().copied().fold(f64::INFINITY, f64::min),
+            changes.iter().copied().fold(0.0, f64::max),
+        );
+        if largest <= 3.0 * smallest + 2.0 * self.noise {
+            ((far_below + near_below + near_above + far_above) / 4.0, false)
+        } else if changes[1] <= changes[0].min(changes[2]) {
+            ((near_below + near_above) / 2.0, true)
+        } else if changes[0] <= changes[2] {
+            ((3.0 * near_below - far_below) / 2.0, true)
+        } else {
+            ((3.0 * near_above - far_above) / 2.0, true)
+        }
     }
-    Difference::Smooth((f_above - f_below) / (f64::from(above) - f64::from(below)))
+}
+
+/// `|a − b| / max(|a|, |b|, 1e-2)`: relative for ordinary values, absolute for small ones.
+fn relative_error(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs()).max(1e-2)
+}
+
+/// The half-step slopes of `f` around `x`, given `f(x)`.
+fn differences(x: f32, epsilon: f32, f_x: f64, mut f: impl FnMut(f32) -> f64) -> Differences {
+    // The points as they are after rounding to f32, so that each slope divides by the distance
+    // actually taken.
+    let points = [x - epsilon, x - epsilon / 2.0, x, x + epsilon / 2.0, x + epsilon];
+    let losses = points.map(|point| if point == x { f_x } else { f(point) });
+    let slope = |i: usize| (losses[i + 1] - losses[i]) / (f64::from(points[i + 1]) - f64::from(points[i]));
+    // Two units in the last place of an f32 loss, over a half-step.
+    let noise = 2.0 * f_x.abs() * f64::from(f32::EPSILON) / f64::from(epsilon / 2.0);
+    Differences { slopes: [slope(0), slope(1), slope(2), slope(3)], noise }
 }
 
 /// Up to `count` indices spread evenly over `0..len`.

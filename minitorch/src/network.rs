@@ -54,9 +54,6 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
     fn eval(&mut self) {
         self.set_mode(Mode::Eval);
     }
-
-    /// Combines every layer's [`Layer::kink_fingerprint`](crate::Layer::kink_fingerprint) of the last `forward`.
-    fn kink_fingerprint(&self) -> u64;
 }
 
 /// Helpers that `net!`'s generated code calls; not a public API.

@@ -73,12 +73,11 @@ impl<const N: usize> Dropout<N> {
         self.probability
     }
 
-    /// Uses `keep` (1 = kept, 0 = dropped) as the mask of every training forward from now on,
-    /// instead of drawing one; `None` goes back to drawing. For tests that compare with a
-    /// reference computed with a known mask.
-    ///
-    /// # Panics
-    /// A later training forward panics if its batch size differs from the mask's.
+    /// A test hook, not part of the API: uses `keep` (1 = kept, 0 = dropped) as the mask of every
+    /// training forward from now on, instead of drawing one; `None` goes back to drawing. The
+    /// PyTorch parity test needs it to reproduce PyTorch's mask. A later training forward
+    /// panics if its batch size differs from the mask's.
+    #[doc(hidden)]
     pub fn set_fixed_mask(&mut self, keep: Option<&Batch<N>>) {
         match keep {
             Some(keep) => {

@@ -134,11 +134,4 @@ pub trait Layer<const IN: usize, const OUT: usize>: Parameters {
     fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
         self.backward(input, grad_output);
     }
-
-    /// A fingerprint of which side of its kinks the last `forward` fell on (for ReLU: which
-    /// outputs were positive); 0 for a layer without kinks. Gradient checks compare it across
-    /// perturbed runs to tell a kink crossed by a finite difference from a wrong derivative.
-    fn kink_fingerprint(&self) -> u64 {
-        0
-    }
 }

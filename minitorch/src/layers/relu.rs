@@ -5,7 +5,6 @@
 //! Backward: `∂L/∂x = ∂L/∂y` where `y > 0`, else `0` (PyTorch's choice of 0 at the kink).
 
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::matrix::resize_batch;
 use crate::{Batch, Layer, Mode, Parameter, Parameters};
@@ -67,13 +66,5 @@ impl<const N: usize> Layer<N, N> for ReLU<N> {
             *grad_input = if y > 0.0 { grad } else { 0.0 };
         }
         &self.grad_input
-    }
-
-    fn kink_fingerprint(&self) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        for &y in self.output.iter() {
-            (y > 0.0).hash(&mut hasher);
-        }
-        hasher.finish()
     }
 }
