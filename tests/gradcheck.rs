@@ -34,6 +34,20 @@ fn relu() {
 }
 
 #[test]
+fn every_activation() {
+    let input = random_batch::<7>(5, 13);
+    let check = GradientCheck::default();
+    assert_passed("LeakyReLU", check_layer(&LeakyReLU::<7>::new(), &input, Mode::Train, check));
+    assert_passed(
+        "LeakyReLU(0.2)",
+        check_layer(&LeakyReLU::<7>::with_negative_slope(0.2), &input, Mode::Train, check),
+    );
+    assert_passed("Sigmoid", check_layer(&Sigmoid::<7>::new(), &input, Mode::Train, check));
+    assert_passed("Tanh", check_layer(&Tanh::<7>::new(), &input, Mode::Train, check));
+    assert_passed("GELU", check_layer(&GELU::<7>::new(), &input, Mode::Train, check));
+}
+
+#[test]
 fn dropout_in_training_and_evaluation() {
     let layer = Dropout::<8>::new(0.4, &mut StdRng::seed_from_u64(4));
     let input = random_batch::<8>(5, 5);
@@ -76,6 +90,8 @@ net! {
     struct Plain< Linear(12, 16), ReLU, Linear(16, 8), ReLU, Linear(8, 4) >
     struct Normed< Linear(12, 16), BatchNorm1d(16), ReLU, Dropout(0.25), Linear(16, 8), BatchNorm1d(8), ReLU, Linear(8, 4) >
     struct Workshop< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+    struct Smooth< Linear(12, 16), GELU, Linear(16, 8), Tanh, Linear(8, 8), Sigmoid, Linear(8, 4) >
+    struct Leaky< Linear(12, 16), LeakyReLU(0.2), Linear(16, 4) >
 }
 
 #[test]
@@ -92,6 +108,16 @@ fn whole_networks_with_and_without_batchnorm_in_both_modes() {
         assert_passed(&format!("Plain {mode:?}"), check_network(&plain, &input, &labels, check).unwrap());
         assert_passed(&format!("Normed {mode:?}"), check_network(&normed, &input, &labels, check).unwrap());
     }
+}
+
+#[test]
+fn networks_of_every_activation() {
+    let input = random_batch::<12>(6, 14);
+    let labels = [0, 3, 1, 2, 3, 0];
+    let mut rng = StdRng::seed_from_u64(15);
+    let check = GradientCheck::default();
+    assert_passed("Smooth", check_network(&Smooth::new(&mut rng), &input, &labels, check).unwrap());
+    assert_passed("Leaky", check_network(&Leaky::new(&mut rng), &input, &labels, check).unwrap());
 }
 
 #[test]
@@ -163,4 +189,31 @@ fn the_checker_catches_wrong_derivatives() {
     let report = check(&layer(false, true));
     assert!(!report.passed(TOLERANCE), "a sign error in ∂L/∂x passed: {report}");
     assert_eq!(report.worst.unwrap().tensor, "input");
+}
+
+/// ReLU whose backward forgets the mask: a kinked layer with a wrong derivative.
+#[derive(Clone, Copy, Debug, Default)]
+struct MasklessReLU;
+
+impl minitorch::Elementwise for MasklessReLU {
+    const NAME: &'static str = "MasklessReLU";
+    fn value(&self, x: f32) -> f32 {
+        x.max(0.0)
+    }
+    fn derivative(&self, _x: f32, _y: f32) -> f32 {
+        1.0
+    }
+}
+
+net! {
+    struct WrongInside< Linear(12, 16), minitorch::Activation<MasklessReLU, 16>: 16 -> 16, Linear(16, 4) >
+}
+
+#[test]
+fn the_checker_catches_a_wrong_derivative_at_kinks() {
+    let input = random_batch::<12>(6, 16);
+    let network = WrongInside::new(&mut StdRng::seed_from_u64(17));
+    let report = check_network(&network, &input, &[0, 3, 1, 2, 3, 0], GradientCheck::default()).unwrap();
+    assert!(!report.passed(TOLERANCE), "a ReLU passing gradients where it is off passed: {report}");
+    assert_eq!(report.worst.unwrap().tensor.split('.').next(), Some("0"), "the layer before it is wrong");
 }

@@ -1,115 +1,92 @@
 //! Resolves each layer and its widths, turning every mistake into an error spanned at its cause.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use quote::{ToTokens, quote};
-use safetensors::{Dtype, SafeTensors};
-use syn::{Error, Expr, ExprLit, ExprUnary, Lit, LitStr, UnOp};
+use syn::{Error, Expr, ExprLit, ExprUnary, Lit, LitInt, Type, UnOp};
 
-use crate::parse::{Definition, LayerCall};
+use crate::kinds::{ArgumentKind, KINDS, LayerKind, ShapeRule, TensorShape};
+use crate::parse::{CustomLayer, Definition, Entry, LayerCall};
+use crate::weights::check_weights;
 
-/// The layers `net!` knows.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    Linear,
-    ReLU,
-    Dropout,
-    BatchNorm1d,
-}
+/// Every error found, reported together rather than only the first.
+#[derive(Default)]
+pub struct Errors(Option<Error>);
 
-/// Names as written in a layer list; `BatchNorm1D` is the workshop's spelling.
-const KNOWN: [(&str, Kind); 5] = [
-    ("Linear", Kind::Linear),
-    ("ReLU", Kind::ReLU),
-    ("Dropout", Kind::Dropout),
-    ("BatchNorm1d", Kind::BatchNorm1d),
-    ("BatchNorm1D", Kind::BatchNorm1d),
-];
-
-impl Kind {
-    fn signature(self) -> &'static str {
-        match self {
-            Kind::Linear => "Linear(in, out)",
-            Kind::ReLU => "ReLU",
-            Kind::Dropout => "Dropout(p)",
-            Kind::BatchNorm1d => "BatchNorm1d(features)",
+impl Errors {
+    pub fn push(&mut self, error: Error) {
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
         }
     }
 
-    fn argument_count(self) -> usize {
-        match self {
-            Kind::Linear => 2,
-            Kind::ReLU => 0,
-            Kind::Dropout | Kind::BatchNorm1d => 1,
-        }
+    pub fn finish<T>(self, value: T) -> syn::Result<T> {
+        self.0.map_or(Ok(value), Err)
     }
 }
 
 /// A layer whose widths are known and consistent with its neighbours.
-pub struct Layer {
-    pub kind: Kind,
+pub struct CheckedLayer {
+    pub source: LayerSource,
     /// As written, normalised, for documentation: `Linear(784, 512)`.
-    pub source: String,
+    pub written: String,
     pub inputs: usize,
     pub outputs: usize,
-    /// Drop probability, for `Dropout`.
-    pub probability: f64,
+}
+
+/// Where a layer comes from.
+pub enum LayerSource {
+    /// A built-in kind, with the values of its number arguments (defaults filled in).
+    BuiltIn { kind: &'static LayerKind, numbers: Vec<f64> },
+    /// A type the user wrote.
+    Custom(Type),
 }
 
 /// One tensor of a checkpoint: PyTorch's name, dtype and shape.
 pub struct TensorSpec {
     pub name: String,
-    pub dtype: Dtype,
+    pub dtype: safetensors::Dtype,
     pub shape: Vec<usize>,
     /// A trainable parameter (or else a buffer).
     pub trainable: bool,
 }
 
-impl Layer {
-    /// The tensors a checkpoint holds for this layer at `index`, as PyTorch names them.
-    pub fn tensors(&self, index: usize) -> Vec<TensorSpec> {
-        let spec = |name: &str, dtype, shape: Vec<usize>, trainable| TensorSpec {
-            name: format!("{index}.{name}"),
-            dtype,
-            shape,
-            trainable,
+impl CheckedLayer {
+    /// The tensors a checkpoint holds for this layer at `index`, as PyTorch names them; `None` for
+    /// a layer the user wrote, whose tensors only its code knows.
+    pub fn tensors(&self, index: usize) -> Option<Vec<TensorSpec>> {
+        let LayerSource::BuiltIn { kind, .. } = &self.source else {
+            return None;
         };
-        let n = self.outputs;
-        match self.kind {
-            Kind::Linear => vec![
-                spec("weight", Dtype::F32, vec![n, self.inputs], true),
-                spec("bias", Dtype::F32, vec![n], true),
-            ],
-            Kind::BatchNorm1d => vec![
-                spec("weight", Dtype::F32, vec![n], true),
-                spec("bias", Dtype::F32, vec![n], true),
-                spec("running_mean", Dtype::F32, vec![n], false),
-                spec("running_var", Dtype::F32, vec![n], false),
-                spec("num_batches_tracked", Dtype::I64, vec![], false),
-            ],
-            Kind::ReLU | Kind::Dropout => Vec::new(),
-        }
+        let tensors = kind.tensors.iter().map(|tensor| TensorSpec {
+            name: format!("{index}.{}", tensor.name),
+            dtype: tensor.dtype,
+            shape: match tensor.shape {
+                TensorShape::Matrix => vec![self.outputs, self.inputs],
+                TensorShape::Vector => vec![self.outputs],
+                TensorShape::Scalar => vec![],
+            },
+            trainable: tensor.trainable,
+        });
+        Some(tensors.collect())
     }
 }
 
 /// A network that passed every check.
-pub struct Network {
+pub struct CheckedNetwork {
     pub definition: Definition,
-    pub layers: Vec<Layer>,
+    pub layers: Vec<CheckedLayer>,
     /// The absolute path of the weights file, checked against the layers.
     pub weights: Option<PathBuf>,
 }
 
 /// Checks a whole definition, reporting every error found rather than only the first.
-pub fn check(definition: Definition) -> syn::Result<Network> {
-    let mut errors: Option<Error> = None;
-    let mut report = |error: Error| match &mut errors {
-        Some(errors) => errors.combine(error),
-        None => errors = Some(error),
-    };
+pub fn check(definition: Definition) -> syn::Result<CheckedNetwork> {
+    let mut errors = Errors::default();
     if definition.layers.is_empty() {
         let (open, close) = (&definition.open, &definition.close);
-        report(Error::new_spanned(
+        errors.push(Error::new_spanned(
             quote!(#open #close),
             "a network needs at least one layer, e.g. `Linear(784, 10)`",
         ));
@@ -118,175 +95,172 @@ pub fn check(definition: Definition) -> syn::Result<Network> {
     let mut layers = Vec::new();
     // The width flowing out of the layers so far; `None` before the first layer.
     let mut width: Option<usize> = None;
-    for call in &definition.layers {
-        match check_layer(call, width) {
+    for entry in &definition.layers {
+        let checked = match entry {
+            Entry::BuiltIn(call) => check_built_in(call, width),
+            Entry::Custom(custom) => check_custom(custom, width),
+        };
+        match checked {
             Ok(layer) => {
                 width = Some(layer.outputs);
                 layers.push(layer);
             }
             Err((error, outputs)) => {
-                report(error);
+                errors.push(error);
                 // Carry on with the width the layer claims, so one mistake gives one error.
                 width = outputs.or(width);
             }
         }
     }
-    if let Some(errors) = errors {
-        return Err(errors);
-    }
+    let layers = errors.finish(layers)?;
     let weights = match &definition.weights {
         Some(path) => Some(check_weights(path, &layers)?),
         None => None,
     };
-    Ok(Network { definition, layers, weights })
+    Ok(CheckedNetwork { definition, layers, weights })
 }
 
-/// Reads the weights file named by `path` (relative to the invoking crate's manifest directory)
-/// and checks that it holds exactly the tensors of `layers`, with their dtypes and shapes.
-fn check_weights(path: &LitStr, layers: &[Layer]) -> syn::Result<PathBuf> {
-    let error = |message: String| Error::new_spanned(path, message);
-    let manifest_directory = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
-        error("CARGO_MANIFEST_DIR is not set: build with cargo to resolve the weights file".into())
-    })?;
-    let resolved = Path::new(&manifest_directory).join(path.value());
-    let bytes = std::fs::read(&resolved).map_err(|e| {
-        error(format!("cannot read weights file {} (relative to the crate's Cargo.toml): {e}", path.value()))
-    })?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| error(format!("weights file {} is not a valid safetensors file: {e}", path.value())))?;
+/// An error, and the output width the layer declares if that much was readable.
+type LayerError = (Error, Option<usize>);
 
-    let expected: Vec<TensorSpec> =
-        layers.iter().enumerate().flat_map(|(i, layer)| layer.tensors(i)).collect();
-    let mut problems: Option<Error> = None;
-    let mut report = |message: String| {
-        let e = error(format!("weights file {}: {message}", path.value()));
-        match &mut problems {
-            Some(problems) => problems.combine(e),
-            None => problems = Some(e),
+fn mismatch(entry: &impl ToTokens, written: &str, inputs: usize, produced: usize) -> Error {
+    Error::new_spanned(
+        entry,
+        format!("`{written}` expects {inputs} input features, but the layer before it produces {produced}"),
+    )
+}
+
+fn check_custom(custom: &CustomLayer, width: Option<usize>) -> Result<CheckedLayer, LayerError> {
+    let inputs = width_literal(&custom.inputs).map_err(|e| (e, None))?;
+    let outputs = width_literal(&custom.outputs).map_err(|e| (e, None))?;
+    let layer_type = &custom.layer_type;
+    let written = format!("{}: {inputs} -> {outputs}", quote!(#layer_type).to_string().replace(' ', ""));
+    match width {
+        Some(produced) if produced != inputs => {
+            Err((mismatch(custom, &written, inputs, produced), Some(outputs)))
         }
-    };
-    for spec in &expected {
-        match file.tensor(&spec.name) {
-            Err(_) => report(format!("missing tensor `{}` ({:?} {:?})", spec.name, spec.dtype, spec.shape)),
-            Ok(found) if found.dtype() != spec.dtype || found.shape() != spec.shape.as_slice() => {
-                report(format!(
-                    "tensor `{}` is {:?} {:?} in the architecture but {:?} {:?} in the file",
-                    spec.name,
-                    spec.dtype,
-                    spec.shape,
-                    found.dtype(),
-                    found.shape()
-                ))
-            }
-            Ok(_) => {}
-        }
-    }
-    let mut names = file.names();
-    names.sort();
-    for name in names {
-        if !expected.iter().any(|spec| spec.name == name) {
-            report(format!("unexpected tensor `{name}`: the architecture has no such parameter or buffer"));
-        }
-    }
-    match problems {
-        Some(problems) => Err(problems),
-        None => Ok(resolved),
+        _ => Ok(CheckedLayer { source: LayerSource::Custom(layer_type.clone()), written, inputs, outputs }),
     }
 }
 
-/// On failure, also returns the output width the layer declares, if that much was readable.
-fn check_layer(call: &LayerCall, width: Option<usize>) -> Result<Layer, (Error, Option<usize>)> {
+fn check_built_in(call: &LayerCall, width: Option<usize>) -> Result<CheckedLayer, LayerError> {
     let kind = resolve(call).map_err(|e| (e, None))?;
-    if call.argument_count() != kind.argument_count() {
-        let expected = match kind.argument_count() {
-            0 => "no arguments".to_string(),
-            1 => "1 argument".to_string(),
-            n => format!("{n} arguments"),
+    let given = call.argument_count();
+    if given < kind.required_arguments() || given > kind.arguments.len() {
+        let (least, most) = (kind.required_arguments(), kind.arguments.len());
+        let expected = match (least, most) {
+            (0, 0) => "no arguments".to_string(),
+            (1, 1) => "1 argument".to_string(),
+            (least, most) if least == most => format!("{least} arguments"),
+            (0, 1) => "at most 1 argument".to_string(),
+            (0, most) => format!("at most {most} arguments"),
+            (least, most) => format!("{least} to {most} arguments"),
         };
-        let message = format!(
-            "`{}` takes {expected}: `{}`, found {}",
-            call.name,
-            kind.signature(),
-            call.argument_count()
-        );
+        let message = format!("`{}` takes {expected}: `{}`, found {given}", call.name, kind.signature());
         return Err((Error::new_spanned(call, message), None));
     }
-    let arguments: Vec<&Expr> = call.arguments.iter().flat_map(|(_, a)| a.iter()).collect();
+    let written: Vec<&Expr> = call.arguments.iter().flat_map(|(_, a)| a.iter()).collect();
+    let mut widths = Vec::new();
+    let mut numbers = Vec::new();
+    for (argument, expression) in
+        kind.arguments.iter().zip(written.iter().map(Some).chain(std::iter::repeat(None)))
+    {
+        match (argument.kind, expression) {
+            (ArgumentKind::Width, Some(expression)) => {
+                widths.push(width_argument(expression).map_err(|e| (e, None))?)
+            }
+            (ArgumentKind::Width, None) => unreachable!("widths have no default"),
+            (_, None) => numbers.push(argument.default.expect("a left-out argument has a default")),
+            (number_kind, Some(expression)) => {
+                numbers.push(number_argument(expression, number_kind, kind).map_err(|e| (e, None))?)
+            }
+        }
+    }
     let source = call.source();
-    let mismatch = |inputs: usize, produced: usize| {
-        Error::new_spanned(
-            call,
-            format!(
-                "`{source}` expects {inputs} input features, but the layer before it produces {produced}"
-            ),
-        )
+    let built = |inputs, outputs| CheckedLayer {
+        source: LayerSource::BuiltIn { kind, numbers: numbers.clone() },
+        written: source.clone(),
+        inputs,
+        outputs,
     };
-    match kind {
-        Kind::Linear => {
-            let inputs = width_argument(arguments[0]).map_err(|e| (e, None))?;
-            let outputs = width_argument(arguments[1]).map_err(|e| (e, None))?;
+    match kind.shape {
+        ShapeRule::Map => {
+            let (inputs, outputs) = (widths[0], widths[1]);
             match width {
-                Some(produced) if produced != inputs => Err((mismatch(inputs, produced), Some(outputs))),
-                _ => Ok(Layer { kind, source, inputs, outputs, probability: 0.0 }),
+                Some(produced) if produced != inputs => {
+                    Err((mismatch(call, &source, inputs, produced), Some(outputs)))
+                }
+                _ => Ok(built(inputs, outputs)),
             }
         }
-        Kind::BatchNorm1d => {
-            let features = width_argument(arguments[0]).map_err(|e| (e, None))?;
+        ShapeRule::KeepsDeclared => {
+            let features = widths[0];
             match width {
-                // Batch normalisation keeps the width, so the layers after it see `produced`.
-                Some(produced) if produced != features => Err((mismatch(features, produced), None)),
-                _ => Ok(Layer { kind, source, inputs: features, outputs: features, probability: 0.0 }),
+                // The layer keeps the width, so the layers after it see `produced`.
+                Some(produced) if produced != features => {
+                    Err((mismatch(call, &source, features, produced), None))
+                }
+                _ => Ok(built(features, features)),
             }
         }
-        Kind::ReLU | Kind::Dropout => {
-            let Some(features) = width else {
+        ShapeRule::Keeps => match width {
+            Some(features) => Ok(built(features, features)),
+            None => {
                 let message = format!(
                     "`{}` cannot be the first layer: it takes its width from the layer before it; \
                      start with a layer that fixes the input width, `Linear(in, out)` or `BatchNorm1d(features)`",
                     call.name
                 );
-                return Err((Error::new_spanned(call, message), None));
-            };
-            let probability = match kind {
-                Kind::Dropout => probability_argument(arguments[0]).map_err(|e| (e, None))?,
-                _ => 0.0,
-            };
-            Ok(Layer { kind, source, inputs: features, outputs: features, probability })
-        }
+                Err((Error::new_spanned(call, message), None))
+            }
+        },
     }
 }
 
-fn resolve(call: &LayerCall) -> syn::Result<Kind> {
+fn resolve(call: &LayerCall) -> syn::Result<&'static LayerKind> {
     let name = call.name.to_string();
-    if let Some((_, kind)) = KNOWN.iter().find(|(known, _)| *known == name) {
-        return Ok(*kind);
+    let spellings = || KINDS.iter().flat_map(|kind| kind.names.iter().map(move |&known| (known, kind)));
+    if let Some((_, kind)) = spellings().find(|(known, _)| *known == name) {
+        return Ok(kind);
     }
     let lower = name.to_lowercase();
-    let (closest, similarity) = KNOWN
-        .iter()
-        .map(|(known, _)| (*known, strsim::jaro_winkler(&lower, &known.to_lowercase())))
+    let (closest, similarity) = spellings()
+        .map(|(known, _)| (known, strsim::jaro_winkler(&lower, &known.to_lowercase())))
         .fold(("", 0.0), |best, candidate| if candidate.1 > best.1 { candidate } else { best });
     let message = if similarity >= 0.8 {
         format!("unknown layer `{name}`; did you mean `{closest}`?")
     } else {
-        format!("unknown layer `{name}`; the layers are `Linear`, `ReLU`, `Dropout` and `BatchNorm1d`")
+        let names: Vec<String> = KINDS.iter().map(|kind| format!("`{}`", kind.names[0])).collect();
+        let (last, others) = names.split_last().expect("there are built-in kinds");
+        format!(
+            "unknown layer `{name}`; the built-in layers are {} and {last}; a layer you wrote is given \
+             as its type and widths, e.g. `MyLayer<64>: 64 -> 64`",
+            others.join(", ")
+        )
     };
     Err(Error::new_spanned(&call.name, message))
 }
 
 fn width_argument(argument: &Expr) -> syn::Result<usize> {
-    let error = || Error::new_spanned(argument, "a width must be a positive integer literal, e.g. `784`");
-    let Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) = argument else {
-        return Err(error());
-    };
-    match literal.base10_parse::<usize>() {
-        Ok(0) => Err(Error::new_spanned(argument, "a width must be at least 1, found 0")),
-        Ok(width) => Ok(width),
-        Err(_) => Err(error()),
+    match argument {
+        Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) => width_literal(literal),
+        _ => Err(Error::new_spanned(argument, "a width must be a positive integer literal, e.g. `784`")),
     }
 }
 
-fn probability_argument(argument: &Expr) -> syn::Result<f64> {
+fn width_literal(literal: &LitInt) -> syn::Result<usize> {
+    match literal.base10_parse::<usize>() {
+        Ok(0) => Err(Error::new_spanned(literal, "a width must be at least 1, found 0")),
+        Ok(width) => Ok(width),
+        Err(_) => Err(Error::new_spanned(literal, "a width must be a positive integer literal, e.g. `784`")),
+    }
+}
+
+fn number_argument(argument: &Expr, kind: ArgumentKind, layer: &LayerKind) -> syn::Result<f64> {
+    let what = match kind {
+        ArgumentKind::Probability => "a dropout probability".to_string(),
+        _ => format!("the argument of `{}`", layer.names[0]),
+    };
     let (negative, literal) = match argument {
         Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => (true, &**expr),
         other => (false, other),
@@ -295,17 +269,18 @@ fn probability_argument(argument: &Expr) -> syn::Result<f64> {
         Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>(),
         Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>(),
         _ => {
-            return Err(Error::new_spanned(
-                argument,
-                "a dropout probability must be a number literal, e.g. `0.2`",
-            ));
+            return Err(Error::new_spanned(argument, format!("{what} must be a number literal, e.g. `0.2`")));
         }
     }?;
     let value = if negative { -value } else { value };
-    if (0.0..1.0).contains(&value) {
-        Ok(value)
-    } else {
-        let shown = argument.to_token_stream().to_string().replace(' ', "");
-        Err(Error::new_spanned(argument, format!("a dropout probability must be in [0, 1), found {shown}")))
+    let shown = argument.to_token_stream().to_string().replace(' ', "");
+    match kind {
+        ArgumentKind::Probability if !(0.0..1.0).contains(&value) => {
+            Err(Error::new_spanned(argument, format!("{what} must be in [0, 1), found {shown}")))
+        }
+        _ if !(value as f32).is_finite() => {
+            Err(Error::new_spanned(argument, format!("{what} must be a finite f32, found {shown}")))
+        }
+        _ => Ok(value),
     }
 }

@@ -1,87 +1,78 @@
 //! Writes a checked network as the code a person would write by hand for that one network: a
 //! struct with a field per layer, `forward` as one statement per layer, `backward` as one
 //! statement per layer in reverse order. What is the same for every network lives in the
-//! `minitorch` library, not here.
+//! `minitorch` library, not here. One function per piece of output.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
-use crate::check::{Kind, Layer, Network};
+use crate::check::{CheckedLayer, CheckedNetwork, LayerSource};
 
-pub fn expand(network: &Network) -> TokenStream {
-    let definition = &network.definition;
-    let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
-    let layers = &network.layers;
-    let first = &layers[0];
-    let last = &layers[layers.len() - 1];
-    let input_width = Literal::usize_unsuffixed(first.inputs);
-    let output_width = Literal::usize_unsuffixed(last.outputs);
+pub fn expand(network: &CheckedNetwork) -> TokenStream {
+    let parts = [
+        network_struct(network),
+        constructor(network),
+        debug(network),
+        parameters(network),
+        forward_and_backward(network),
+        pretrained(network).unwrap_or_default(),
+    ];
+    quote!(#(#parts)*)
+}
 
-    let fields: Vec<_> = layers.iter().enumerate().map(|(i, layer)| field_name(i, layer)).collect();
-    let types: Vec<_> = layers.iter().map(layer_type).collect();
-    let field_docs: Vec<_> = layers.iter().enumerate().map(|(i, layer)| field_doc(i, layer)).collect();
-    let constructors: Vec<_> = layers.iter().map(constructor).collect();
-    let struct_doc = struct_doc(network);
-    let has_batchnorm = layers.iter().any(|layer| layer.kind == Kind::BatchNorm1d);
+/// `linear0`, `relu1`, `dropout2`, `batchnorm3`: the kind and PyTorch's index in the sequence.
+/// A layer the user wrote is `layer{index}`.
+fn field_name(index: usize, layer: &CheckedLayer) -> syn::Ident {
+    match &layer.source {
+        LayerSource::BuiltIn { kind, .. } => format_ident!("{}{index}", kind.field),
+        LayerSource::Custom(_) => format_ident!("layer{index}"),
+    }
+}
 
-    let forward_steps = fields
-        .iter()
-        .skip(1)
-        .map(|field| quote!(let x = ::minitorch::Layer::forward(&mut self.#field, x, mode);));
-    let first_field = &fields[0];
-    let name_text = name.to_string();
-    let field_texts: Vec<String> = fields.iter().map(|field| field.to_string()).collect();
+fn fields(network: &CheckedNetwork) -> Vec<syn::Ident> {
+    network.layers.iter().enumerate().map(|(index, layer)| field_name(index, layer)).collect()
+}
 
-    // Backward: layer i gets the output of layer i − 1 as its input; layer 0 gets the network's
-    // input and computes no input gradient.
-    let last_index = layers.len() - 1;
-    let backward_steps = (1..=last_index).rev().map(|i| {
-        let (field, previous) = (&fields[i], &fields[i - 1]);
-        let grad = if i == last_index { quote!(grad_output) } else { quote!(grad) };
-        quote! {
-            let grad = ::minitorch::Layer::backward(&mut self.#field, ::minitorch::Layer::output(&self.#previous), #grad);
-        }
-    });
-    let first_grad = if last_index == 0 { quote!(grad_output) } else { quote!(grad) };
-
-    let visits = layers.iter().enumerate().filter(|(_, layer)| has_parameters(layer)).map(|(i, _)| {
-        let field = &fields[i];
-        let index = Literal::usize_unsuffixed(i);
-        quote!(::minitorch::Parameters::visit_parameters(&mut self.#field, &mut |p| visit(p.in_layer(#index)));)
-    });
-    let buffer_visits = layers.iter().enumerate().filter(|(_, layer)| layer.kind == Kind::BatchNorm1d).map(|(i, _)| {
-        let field = &fields[i];
-        let index = Literal::usize_unsuffixed(i);
-        quote!(::minitorch::Parameters::visit_buffers(&mut self.#field, &mut |b| visit(b.in_layer(#index)));)
-    });
-    let counts = fields.iter().map(|field| quote!(::minitorch::Parameters::parameter_count(&self.#field)));
-
-    let pretrained = network.weights.as_ref().map(|path| {
-        let path_text = path.display().to_string();
-        let written = definition.weights.as_ref().map(|w| w.value()).unwrap_or_default();
-        let doc = format!(
-            " The network with the weights of `{written}`, compiled into this binary and checked \
-             against the architecture by `net!` at compile time; in evaluation mode."
-        );
-        quote! {
-            impl #name {
-                #[doc = #doc]
-                #visibility fn pretrained() -> Self {
-                    const WEIGHTS: &[u8] = include_bytes!(#path_text);
-                    let mut rng = <::minitorch::rand::rngs::StdRng as ::minitorch::rand::SeedableRng>::seed_from_u64(0);
-                    let mut network = Self::new(&mut rng);
-                    ::minitorch::checkpoint::load_bytes(&mut network, WEIGHTS)
-                        .expect("net! checked these weights against the architecture at compile time");
-                    ::minitorch::Network::eval(&mut network);
-                    network
-                }
+fn layer_type(layer: &CheckedLayer) -> TokenStream {
+    let inputs = Literal::usize_unsuffixed(layer.inputs);
+    let outputs = Literal::usize_unsuffixed(layer.outputs);
+    match &layer.source {
+        LayerSource::BuiltIn { kind, .. } => {
+            let name = format_ident!("{}", kind.type_name);
+            if kind.shape == crate::kinds::ShapeRule::Map {
+                quote!(::minitorch::#name<#inputs, #outputs>)
+            } else {
+                quote!(::minitorch::#name<#inputs>)
             }
         }
-    });
+        LayerSource::Custom(layer_type) => quote!(#layer_type),
+    }
+}
 
+/// `<Type as Layer<IN, OUT>>`, spanned at the user's type so that a type without that `Layer`
+/// implementation is reported at its entry.
+fn as_layer(layer: &CheckedLayer) -> TokenStream {
+    let layer_type = layer_type(layer);
+    let inputs = Literal::usize_unsuffixed(layer.inputs);
+    let outputs = Literal::usize_unsuffixed(layer.outputs);
+    match &layer.source {
+        LayerSource::Custom(written) => {
+            quote_spanned!(written.span()=> <#layer_type as ::minitorch::Layer<#inputs, #outputs>>)
+        }
+        LayerSource::BuiltIn { .. } => quote!(<#layer_type as ::minitorch::Layer<#inputs, #outputs>>),
+    }
+}
+
+fn network_struct(network: &CheckedNetwork) -> TokenStream {
+    let definition = &network.definition;
+    let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
+    let fields = fields(network);
+    let types = network.layers.iter().map(layer_type);
+    let field_docs = network.layers.iter().enumerate().map(|(index, layer)| field_doc(index, layer));
+    let input_width = Literal::usize_unsuffixed(network.layers[0].inputs);
+    let struct_doc = struct_doc(network);
     quote! {
-        #pretrained
-
         #(#attributes)*
         #struct_doc
         #[derive(Clone)]
@@ -93,7 +84,25 @@ pub fn expand(network: &Network) -> TokenStream {
             forward_samples: usize,
             mode: ::minitorch::Mode,
         }
+    }
+}
 
+fn constructor(network: &CheckedNetwork) -> TokenStream {
+    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
+    let fields = fields(network);
+    let constructors = network.layers.iter().map(|layer| match &layer.source {
+        LayerSource::BuiltIn { kind, numbers } => {
+            let layer_type = layer_type(layer);
+            let function = format_ident!("{}", kind.constructor);
+            let numbers = numbers.iter().map(|&number| Literal::f32_suffixed(number as f32));
+            let rng = kind.takes_rng.then(|| quote!(rng));
+            quote!(<#layer_type>::#function(#(#numbers,)* #rng))
+        }
+        LayerSource::Custom(written) => {
+            quote_spanned!(written.span()=> <#written as ::minitorch::Initialize>::initialize(rng))
+        }
+    });
+    quote! {
         impl #name {
             /// A network initialised as PyTorch initialises the same layers, drawing from `rng`;
             /// it starts in training mode.
@@ -106,7 +115,15 @@ pub fn expand(network: &Network) -> TokenStream {
                 }
             }
         }
+    }
+}
 
+fn debug(network: &CheckedNetwork) -> TokenStream {
+    let name = &network.definition.name;
+    let name_text = name.to_string();
+    let fields = fields(network);
+    let field_texts = fields.iter().map(|field| field.to_string());
+    quote! {
         impl ::core::fmt::Debug for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#name_text)
@@ -115,31 +132,76 @@ pub fn expand(network: &Network) -> TokenStream {
                     .finish()
             }
         }
+    }
+}
 
+/// Every layer is visited; a layer without parameters or buffers visits nothing.
+fn parameters(network: &CheckedNetwork) -> TokenStream {
+    let name = &network.definition.name;
+    let fields = fields(network);
+    let indices: Vec<Literal> = (0..fields.len()).map(Literal::usize_unsuffixed).collect();
+    quote! {
         impl ::minitorch::Parameters for #name {
             fn visit_parameters(&mut self, visit: &mut dyn FnMut(::minitorch::Parameter<'_>)) {
-                #(#visits)*
+                #(::minitorch::Parameters::visit_parameters(&mut self.#fields, &mut |p| visit(p.in_layer(#indices)));)*
             }
 
             fn parameter_count(&self) -> usize {
-                0 #(+ #counts)*
+                0 #(+ ::minitorch::Parameters::parameter_count(&self.#fields))*
             }
 
             fn visit_buffers(&mut self, visit: &mut dyn FnMut(::minitorch::Buffer<'_>)) {
-                #(#buffer_visits)*
+                #(::minitorch::Parameters::visit_buffers(&mut self.#fields, &mut |b| visit(b.in_layer(#indices)));)*
             }
         }
+    }
+}
 
+fn forward_and_backward(network: &CheckedNetwork) -> TokenStream {
+    let name = &network.definition.name;
+    let layers = &network.layers;
+    let fields = fields(network);
+    let as_layers: Vec<TokenStream> = layers.iter().map(as_layer).collect();
+    let input_width = Literal::usize_unsuffixed(layers[0].inputs);
+    let output_width = Literal::usize_unsuffixed(layers[layers.len() - 1].outputs);
+
+    let checks = fields
+        .iter()
+        .zip(&as_layers)
+        .map(|(field, layer)| quote!(#layer::check_batch(&self.#field, samples, self.mode)?;));
+    let (first_field, first_layer) = (&fields[0], &as_layers[0]);
+    let forward_steps = fields
+        .iter()
+        .zip(&as_layers)
+        .skip(1)
+        .map(|(field, layer)| quote!(let x = #layer::forward(&mut self.#field, x, mode);));
+
+    // Backward: layer i gets the output of layer i − 1 as its input; layer 0 gets the network's
+    // input and computes no input gradient.
+    let last = layers.len() - 1;
+    let backward_steps = (1..=last).rev().map(|i| {
+        let (field, layer, previous, previous_layer) =
+            (&fields[i], &as_layers[i], &fields[i - 1], &as_layers[i - 1]);
+        let grad = if i == last { quote!(grad_output) } else { quote!(grad) };
+        quote! {
+            let grad = #layer::backward(&mut self.#field, #previous_layer::output(&self.#previous), #grad);
+        }
+    });
+    let first_grad = if last == 0 { quote!(grad_output) } else { quote!(grad) };
+
+    quote! {
         impl ::minitorch::Network<#input_width, #output_width> for #name {
             fn forward(
                 &mut self,
                 input: &::minitorch::Batch<#input_width>,
             ) -> ::core::result::Result<&::minitorch::Batch<#output_width>, ::minitorch::Error> {
-                ::minitorch::network::__private::check_forward(input.ncols(), self.mode, #has_batchnorm)?;
+                let samples = input.ncols();
+                ::minitorch::network::__private::check_forward(samples)?;
+                #(#checks)*
                 ::minitorch::network::__private::copy_batch(&mut self.input, input);
-                self.forward_samples = input.ncols();
+                self.forward_samples = samples;
                 let mode = self.mode;
-                let x = ::minitorch::Layer::forward(&mut self.#first_field, &self.input, mode);
+                let x = #first_layer::forward(&mut self.#first_field, &self.input, mode);
                 #(#forward_steps)*
                 Ok(x)
             }
@@ -150,7 +212,7 @@ pub fn expand(network: &Network) -> TokenStream {
             ) -> ::core::result::Result<(), ::minitorch::Error> {
                 ::minitorch::network::__private::check_backward(self.forward_samples, grad_output.ncols())?;
                 #(#backward_steps)*
-                ::minitorch::Layer::backward_parameters(&mut self.#first_field, &self.input, #first_grad);
+                #first_layer::backward_parameters(&mut self.#first_field, &self.input, #first_grad);
                 Ok(())
             }
 
@@ -165,72 +227,79 @@ pub fn expand(network: &Network) -> TokenStream {
     }
 }
 
-/// `linear0`, `relu1`, `dropout2`, `batchnorm3`: the kind and PyTorch's index in the sequence.
-fn field_name(index: usize, layer: &Layer) -> syn::Ident {
-    let kind = match layer.kind {
-        Kind::Linear => "linear",
-        Kind::ReLU => "relu",
-        Kind::Dropout => "dropout",
-        Kind::BatchNorm1d => "batchnorm",
-    };
-    format_ident!("{kind}{index}")
-}
-
-fn layer_type(layer: &Layer) -> TokenStream {
-    let inputs = Literal::usize_unsuffixed(layer.inputs);
-    let outputs = Literal::usize_unsuffixed(layer.outputs);
-    match layer.kind {
-        Kind::Linear => quote!(::minitorch::Linear<#inputs, #outputs>),
-        Kind::ReLU => quote!(::minitorch::ReLU<#inputs>),
-        Kind::Dropout => quote!(::minitorch::Dropout<#inputs>),
-        Kind::BatchNorm1d => quote!(::minitorch::BatchNorm1d<#inputs>),
-    }
-}
-
-fn constructor(layer: &Layer) -> TokenStream {
-    match layer.kind {
-        Kind::Linear => quote!(::minitorch::Linear::new(rng)),
-        Kind::ReLU => quote!(::minitorch::ReLU::new()),
-        Kind::Dropout => {
-            let probability = Literal::f32_suffixed(layer.probability as f32);
-            quote!(::minitorch::Dropout::new(#probability, rng))
+fn pretrained(network: &CheckedNetwork) -> Option<TokenStream> {
+    let definition = &network.definition;
+    let (visibility, name) = (&definition.visibility, &definition.name);
+    let path = network.weights.as_ref()?;
+    let path_text = path.display().to_string();
+    let written = definition.weights.as_ref().map(|w| w.value()).unwrap_or_default();
+    let doc = format!(
+        " The network with the weights of `{written}`, compiled into this binary and checked \
+         against the architecture by `net!` at compile time; in evaluation mode."
+    );
+    Some(quote! {
+        impl #name {
+            #[doc = #doc]
+            #visibility fn pretrained() -> Self {
+                const WEIGHTS: &[u8] = include_bytes!(#path_text);
+                let mut rng = <::minitorch::rand::rngs::StdRng as ::minitorch::rand::SeedableRng>::seed_from_u64(0);
+                let mut network = Self::new(&mut rng);
+                ::minitorch::checkpoint::load_bytes(&mut network, WEIGHTS)
+                    .expect("net! checked these weights against the architecture at compile time");
+                ::minitorch::Network::eval(&mut network);
+                network
+            }
         }
-        Kind::BatchNorm1d => quote!(::minitorch::BatchNorm1d::new()),
-    }
+    })
 }
 
-fn has_parameters(layer: &Layer) -> bool {
-    matches!(layer.kind, Kind::Linear | Kind::BatchNorm1d)
+/// `0.weight [512, 784]` for each trainable parameter of the layer at `index`; for a layer the
+/// user wrote, a pointer to its type.
+fn parameter_shapes(index: usize, layer: &CheckedLayer) -> String {
+    let Some(tensors) = layer.tensors(index) else {
+        return format!("those of `{}`", layer.written.split(':').next().unwrap_or_default());
+    };
+    let shapes: Vec<String> =
+        tensors.iter().filter(|t| t.trainable).map(|t| format!("`{}` {:?}", t.name, t.shape)).collect();
+    if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") }
 }
 
-/// `0.weight [512, 784]` for each trainable parameter of the layer at `index`.
-fn parameter_shapes(index: usize, layer: &Layer) -> Vec<String> {
-    let tensors = layer.tensors(index).into_iter().filter(|t| t.trainable);
-    tensors.map(|t| format!("`{}` {:?}", t.name, t.shape)).collect()
-}
-
-fn field_doc(index: usize, layer: &Layer) -> TokenStream {
-    let shapes = parameter_shapes(index, layer);
-    let parameters = if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") };
-    let doc = format!(" Layer {index}: `{}` → {} features; {parameters}.", layer.source, layer.outputs);
+fn field_doc(index: usize, layer: &CheckedLayer) -> TokenStream {
+    let doc = format!(
+        " Layer {index}: `{}` → {} features; {}.",
+        layer.written,
+        layer.outputs,
+        parameter_shapes(index, layer)
+    );
     quote!(#[doc = #doc])
 }
 
-fn struct_doc(network: &Network) -> TokenStream {
+fn struct_doc(network: &CheckedNetwork) -> TokenStream {
     let layers = &network.layers;
-    let tensors = layers.iter().enumerate().flat_map(|(i, layer)| layer.tensors(i));
-    let total: usize = tensors.filter(|t| t.trainable).map(|t| t.shape.iter().product::<usize>()).sum();
-    let list: Vec<&str> = layers.iter().map(|layer| layer.source.as_str()).collect();
+    let built_in_total: usize = layers
+        .iter()
+        .enumerate()
+        .filter_map(|(index, layer)| layer.tensors(index))
+        .flatten()
+        .filter(|t| t.trainable)
+        .map(|t| t.shape.iter().product::<usize>())
+        .sum();
+    let has_custom = layers.iter().any(|layer| matches!(layer.source, LayerSource::Custom(_)));
+    let total = if has_custom {
+        format!("{} trainable parameters in its built-in layers", group_thousands(built_in_total))
+    } else {
+        format!("{} trainable parameters", group_thousands(built_in_total))
+    };
+    let list: Vec<&str> = layers.iter().map(|layer| layer.written.as_str()).collect();
     let mut lines = vec![
         String::new(),
         "# Layers".to_string(),
         String::new(),
         format!("Generated by `net!` from `{}`.", list.join(", ")),
         format!(
-            "Input width {}, output width {}, {} trainable parameters.",
+            "Input width {}, output width {}, {total}.",
             layers[0].inputs,
-            layers[layers.len() - 1].outputs,
-            group_thousands(total)
+            layers[layers.len() - 1].outputs
         ),
         String::new(),
         "| # | field | layer | output | parameters (PyTorch names and shapes) |".to_string(),
@@ -238,12 +307,12 @@ fn struct_doc(network: &Network) -> TokenStream {
     ];
     for (index, layer) in layers.iter().enumerate() {
         let shapes = parameter_shapes(index, layer);
+        let shapes = if shapes == "no parameters" { "–".to_string() } else { shapes };
         lines.push(format!(
-            "| {index} | `{}` | `{}` | {} | {} |",
+            "| {index} | `{}` | `{}` | {} | {shapes} |",
             field_name(index, layer),
-            layer.source,
+            layer.written,
             layer.outputs,
-            if shapes.is_empty() { "–".to_string() } else { shapes.join(", ") }
         ));
     }
     let lines = lines.iter().map(|line| format!(" {line}"));

@@ -3,13 +3,16 @@
 //! The macro works in three steps, one file each: `parse.rs` reads the layer list into a small
 //! syntax tree, `check.rs` resolves the layers and their widths (every mistake becomes an error
 //! spanned at the layer that causes it), and `expand.rs` writes the network's struct with its
-//! straight-line `forward` and `backward`.
+//! straight-line `forward` and `backward`. `kinds.rs` describes each built-in layer kind in one
+//! entry, and `weights.rs` checks a `#[weights = "…"]` file against the layers.
 
 use proc_macro::TokenStream;
 
 mod check;
 mod expand;
+mod kinds;
 mod parse;
+mod weights;
 
 /// Declares networks from layer lists; documented in the `minitorch` crate, which re-exports it.
 #[proc_macro]

@@ -1,12 +1,14 @@
-//! Syntax: `#[attrs] vis struct Name< Layer(args), Layer, … >`, one or more per `net!`.
+//! Syntax: `#[attrs] vis struct Name< Layer(args), Layer, Type: in -> out, … >`, one or more per
+//! `net!`. An entry is a built-in layer (`Linear(784, 512)`, `ReLU`) or a layer the user wrote,
+//! given as its Rust type and widths (`Gain<128>: 128 -> 128`).
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{
-    Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, MetaNameValue, Token, Visibility, parenthesized,
-    token,
+    Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Meta, MetaNameValue, Token, Type, Visibility,
+    parenthesized, token,
 };
 
 /// Everything inside one `net! { … }`.
@@ -21,13 +23,64 @@ pub struct Definition {
     pub weights: Option<LitStr>,
     pub visibility: Visibility,
     pub name: Ident,
-    pub layers: Vec<LayerCall>,
+    pub layers: Vec<Entry>,
     /// The list's brackets, for errors about the list as a whole.
     pub open: Token![<],
     pub close: Token![>],
 }
 
-/// One layer as written: `Linear(784, 512)`, `ReLU`, `Dropout(0.2)`.
+/// One entry of a layer list.
+pub enum Entry {
+    BuiltIn(LayerCall),
+    Custom(CustomLayer),
+}
+
+/// A layer the user wrote: `Gain<128>: 128 -> 128`.
+pub struct CustomLayer {
+    pub layer_type: Type,
+    pub colon: Token![:],
+    pub inputs: LitInt,
+    pub arrow: Token![->],
+    pub outputs: LitInt,
+}
+
+impl ToTokens for CustomLayer {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.layer_type.to_tokens(tokens);
+        self.colon.to_tokens(tokens);
+        self.inputs.to_tokens(tokens);
+        self.arrow.to_tokens(tokens);
+        self.outputs.to_tokens(tokens);
+    }
+}
+
+impl ToTokens for Entry {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Entry::BuiltIn(call) => call.to_tokens(tokens),
+            Entry::Custom(custom) => custom.to_tokens(tokens),
+        }
+    }
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // A type followed by `:` is the user's layer; anything else is read as a built-in.
+        let fork = input.fork();
+        if fork.parse::<Type>().is_ok() && fork.peek(Token![:]) {
+            return Ok(Entry::Custom(CustomLayer {
+                layer_type: input.parse()?,
+                colon: input.parse()?,
+                inputs: input.parse()?,
+                arrow: input.parse()?,
+                outputs: input.parse()?,
+            }));
+        }
+        Ok(Entry::BuiltIn(input.parse()?))
+    }
+}
+
+/// One built-in layer as written: `Linear(784, 512)`, `ReLU`, `Dropout(0.2)`.
 pub struct LayerCall {
     pub name: Ident,
     pub arguments: Option<(token::Paren, Punctuated<Expr, Token![,]>)>,

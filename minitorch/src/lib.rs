@@ -23,10 +23,77 @@
 //! # Ok::<(), minitorch::Error>(())
 //! ```
 //!
-//! Layers: `Linear(in, out)`, `ReLU`, `Dropout(p)` and `BatchNorm1d(features)` (also spelt
-//! `BatchNorm1D`). `ReLU` and `Dropout` take their width from the layer before them. Outer
-//! attributes, doc comments and visibility carry over to the struct; one `net!` may declare
-//! several networks.
+//! Built-in layers: `Linear(in, out)`, `BatchNorm1d(features)` (also spelt `BatchNorm1D`),
+//! `Dropout(p)`, and the activations `ReLU`, `LeakyReLU` or `LeakyReLU(negative_slope)` (PyTorch's
+//! default slope 0.01), `Sigmoid`, `Tanh` and `GELU` (the exact erf form). Activations and
+//! `Dropout` take their width from the layer before them. Outer attributes, doc comments and
+//! visibility carry over to the struct; one `net!` may declare several networks.
+//!
+//! # Your own layer in `net!`
+//!
+//! A type you write joins a layer list as `Type: in -> out`. It implements [`Layer<in, out>`]
+//! (forward and backward by hand), [`Parameters`] (its tensors, if any), [`Initialize`] (how
+//! `new` builds it), `Clone` and `Debug`. It then takes part in everything a built-in does:
+//! forward, backward, `train()`/`eval()`, optimisers, and checkpoints, where its tensors are
+//! named by its index in the list as in PyTorch's `nn.Sequential` (`1.gain`). Its field is
+//! `layer{index}`. Widths that do not chain with its neighbours are a compile error at the
+//! entry, as for built-ins, and so are widths its type does not implement `Layer` for:
+//!
+//! ```
+//! use minitorch::prelude::*;
+//! use minitorch::{Initialize, Parameter, rand::Rng};
+//!
+//! /// `y = g ⊙ x` with a learnt gain `g` per feature.
+//! #[derive(Clone, Debug)]
+//! pub struct Gain<const N: usize> {
+//!     gain: Vec<f32>,
+//!     gain_gradient: Vec<f32>,
+//!     output: Batch<N>,
+//!     grad_input: Batch<N>,
+//! }
+//!
+//! impl<const N: usize> Initialize for Gain<N> {
+//!     fn initialize(_rng: &mut impl Rng) -> Self {
+//!         Gain { gain: vec![1.0; N], gain_gradient: vec![0.0; N], output: Batch::zeros(0), grad_input: Batch::zeros(0) }
+//!     }
+//! }
+//!
+//! impl<const N: usize> Parameters for Gain<N> {
+//!     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+//!         let (value, gradient) = (&mut self.gain[..], &mut self.gain_gradient[..]);
+//!         visit(Parameter { layer: 0, name: "gain", rows: N, columns: 1, value, gradient });
+//!     }
+//!     fn parameter_count(&self) -> usize { N }
+//! }
+//!
+//! impl<const N: usize> Layer<N, N> for Gain<N> {
+//!     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
+//!         self.output = Batch::from_fn(input.ncols(), |i, j| self.gain[i] * input[(i, j)]);
+//!         &self.output
+//!     }
+//!     fn output(&self) -> &Batch<N> { &self.output }
+//!     fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+//!         for j in 0..input.ncols() {
+//!             for i in 0..N {
+//!                 self.gain_gradient[i] += grad_output[(i, j)] * input[(i, j)];
+//!             }
+//!         }
+//!         self.grad_input = Batch::from_fn(grad_output.ncols(), |i, j| self.gain[i] * grad_output[(i, j)]);
+//!         &self.grad_input
+//!     }
+//! }
+//!
+//! net! { struct Gained< Linear(4, 8), Gain<8>: 8 -> 8, ReLU, Linear(8, 2) > }
+//!
+//! # use minitorch::rand::SeedableRng;
+//! let mut net = Gained::new(&mut minitorch::rand::rngs::StdRng::seed_from_u64(0));
+//! assert_eq!(net.parameter_count(), 4 * 8 + 8 + 8 + 8 * 2 + 2);
+//! let logits = net.forward(&Batch::<4>::zeros(3))?;
+//! assert_eq!(logits.shape(), (2, 3));
+//! # Ok::<(), minitorch::Error>(())
+//! ```
+//!
+//! `examples/04_custom_layer.rs` writes one, checks it with [`gradcheck`] and trains with it.
 //!
 //! # What `net!` generates
 //!
@@ -50,7 +117,7 @@
 //!
 //! impl Network<784, 10> for Two {
 //!     fn forward(&mut self, input: &Batch<784>) -> Result<&Batch<10>, Error> {
-//!         check_forward(input.ncols(), self.mode, false)?;   // empty batch, etc.
+//!         check_forward(input.ncols())?;                      // an empty batch
 //!         copy_batch(&mut self.input, input);
 //!         self.forward_samples = input.ncols();
 //!         let mode = self.mode;
@@ -133,7 +200,8 @@ pub mod train;
 
 pub use error::Error;
 pub use layers::{
-    BatchNorm1d, Buffer, BufferValue, Dropout, Layer, Linear, Mode, Parameter, Parameters, ReLU,
+    Activation, BatchNorm1d, Buffer, BufferValue, Dropout, Elementwise, GELU, Initialize, Layer, LeakyReLU,
+    Linear, Mode, Parameter, Parameters, ReLU, Sigmoid, Tanh,
 };
 pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};
@@ -146,7 +214,7 @@ pub use rand;
 /// Everything a training script needs: `use minitorch::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Batch, BatchNorm1d, CrossEntropy, Dropout, Error, Layer, Linear, Mode, Network, Parameters, ReLU,
-        Sgd, SgdConfig, net, predicted_classes, softmax,
+        Batch, BatchNorm1d, CrossEntropy, Dropout, Error, GELU, Layer, LeakyReLU, Linear, Mode, Network,
+        Parameters, ReLU, Sgd, SgdConfig, Sigmoid, Tanh, net, predicted_classes, softmax,
     };
 }

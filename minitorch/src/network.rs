@@ -28,8 +28,8 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
     /// `backward` needs.
     ///
     /// # Errors
-    /// An empty batch; a batch of one sample in training when the network has batch
-    /// normalisation.
+    /// An empty batch; a batch a layer refuses in [`Layer::check_batch`](crate::Layer::check_batch)
+    /// (batch normalisation: one sample in training).
     fn forward(&mut self, input: &Batch<IN>) -> Result<&Batch<OUT>, Error>;
 
     /// Given d loss / d output for the batch of the last `forward`, adds every parameter's
@@ -65,12 +65,9 @@ pub mod __private {
         crate::matrix::copy_batch(destination, source);
     }
 
-    pub fn check_forward(samples: usize, mode: Mode, has_batchnorm: bool) -> Result<(), Error> {
+    pub fn check_forward(samples: usize) -> Result<(), Error> {
         if samples == 0 {
             return Err(Error::EmptyBatch { what: "forward" });
-        }
-        if has_batchnorm && mode == Mode::Train && samples < 2 {
-            return Err(Error::BatchTooSmallForBatchNorm { samples });
         }
         Ok(())
     }

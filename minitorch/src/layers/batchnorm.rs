@@ -24,7 +24,7 @@
 use std::fmt;
 
 use crate::matrix::resize_batch;
-use crate::{Batch, Buffer, BufferValue, HeapMatrix, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Buffer, BufferValue, Error, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
 /// PyTorch's default `eps`.
 pub const EPSILON: f32 = 1e-5;
@@ -174,9 +174,16 @@ impl<const N: usize> Parameters for BatchNorm1d<N> {
 }
 
 impl<const N: usize> Layer<N, N> for BatchNorm1d<N> {
+    fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {
+        if mode == Mode::Train && samples < 2 {
+            return Err(Error::BatchTooSmallForBatchNorm { samples });
+        }
+        Ok(())
+    }
+
     /// # Panics
     /// In training with fewer than 2 samples, where the variance is undefined (PyTorch raises
-    /// too). A network's `forward` checks this first and returns an error instead.
+    /// too). A network's `forward` asks [`Layer::check_batch`] first and returns its error.
     fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
         self.last_mode = mode;
         match mode {

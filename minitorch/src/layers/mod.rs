@@ -1,21 +1,36 @@
-//! The layers, one small file each, and the two traits they share.
+//! The layers, one small file each, and the traits they share.
+//!
+//! Element-wise activations (`ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `GELU`) are each a function
+//! and its derivative in their own file, made a layer by [`Activation`].
 //!
 //! Every layer keeps its own output and input-gradient buffers (reused from step to step) and
 //! whatever its backward pass needs from the forward pass. The forward buffers start with one
 //! column, so that single-sample inference allocates nothing, not even on its first call. Its input is *not* copied: the network
 //! hands the previous layer's output back to [`Layer::backward`].
 
+mod activation;
 mod batchnorm;
 mod dropout;
+mod gelu;
+mod leaky_relu;
 mod linear;
 mod relu;
+mod sigmoid;
+mod tanh;
 
+pub use activation::{Activation, Elementwise};
 pub use batchnorm::BatchNorm1d;
 pub use dropout::Dropout;
+pub use gelu::{GELU, GELUFunction};
+pub use leaky_relu::{LeakyReLU, LeakyReLUFunction};
 pub use linear::Linear;
-pub use relu::ReLU;
+pub use relu::{ReLU, ReLUFunction};
+pub use sigmoid::{Sigmoid, SigmoidFunction};
+pub use tanh::{Tanh, TanhFunction};
 
-use crate::Batch;
+use rand::Rng;
+
+use crate::{Batch, Error};
 
 /// Training or evaluation, as PyTorch's `module.train()` / `module.eval()`.
 ///
@@ -134,4 +149,35 @@ pub trait Layer<const IN: usize, const OUT: usize>: Parameters {
     fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
         self.backward(input, grad_output);
     }
+
+    /// Refuses a batch of `samples` samples that this layer cannot take in `mode`, before anything
+    /// runs; every batch is fine by default. A network's `forward` asks every layer and returns
+    /// the first error. [`BatchNorm1d`] refuses one sample in training.
+    ///
+    /// # Errors
+    /// The layer's reason, as an [`Error`].
+    fn check_batch(&self, _samples: usize, _mode: Mode) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// How `net!` builds a layer you wrote: implement it (and [`Layer`], `Clone`, `Debug`) and name
+/// the type in a layer list with its widths, `MyLayer<64>: 64 -> 64`.
+///
+/// ```
+/// use minitorch::{Initialize, rand::{Rng, RngExt}};
+/// #[derive(Clone, Debug)]
+/// struct Noise { scale: f32 }
+/// impl Initialize for Noise {
+///     fn initialize(rng: &mut impl Rng) -> Self {
+///         Noise { scale: rng.random_range(0.5..1.0) }
+///     }
+/// }
+/// # let mut rng = <minitorch::rand::rngs::StdRng as minitorch::rand::SeedableRng>::seed_from_u64(0);
+/// assert!(Noise::initialize(&mut rng).scale >= 0.5);
+/// ```
+pub trait Initialize {
+    /// A new layer, drawing any random initial values from `rng` (the generator the network's
+    /// `new` was given, so one seed fixes every layer).
+    fn initialize(rng: &mut impl Rng) -> Self;
 }

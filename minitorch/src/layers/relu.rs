@@ -1,13 +1,12 @@
-//! The rectified linear unit, elementwise.
+//! The rectified linear unit, element-wise.
 //!
 //! Forward: `y = max(x, 0)`.
 //!
-//! Backward: `∂L/∂x = ∂L/∂y` where `y > 0`, else `0` (PyTorch's choice of 0 at the kink).
+//! Backward: `∂L/∂x = ∂L/∂y` where `x > 0`, else `0` (PyTorch's choice of 0 at the kink).
+//!
+//! Tests: `tests/gradcheck.rs`, `tests/activations.rs` (PyTorch's values).
 
-use std::fmt;
-
-use crate::matrix::resize_batch;
-use crate::{Batch, Layer, Mode, Parameter, Parameters};
+use super::{Activation, Elementwise};
 
 /// `y = max(x, 0)` on `N` features; it has no parameters.
 ///
@@ -17,54 +16,21 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// let output = relu.forward(&Batch::<3>::from_column_slice(&[-2.0, 0.0, 3.0]), Mode::Train);
 /// assert_eq!(output.as_slice(), &[0.0, 0.0, 3.0]);
 /// ```
-#[derive(Clone, Default)]
-pub struct ReLU<const N: usize> {
-    output: Batch<N>,
-    grad_input: Batch<N>,
-}
+pub type ReLU<const N: usize> = Activation<ReLUFunction, N>;
 
-impl<const N: usize> ReLU<N> {
-    /// A ReLU for `N` features.
-    pub fn new() -> Self {
-        Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
-    }
-}
+/// `max(x, 0)` and its derivative, for [`ReLU`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReLUFunction;
 
-impl<const N: usize> fmt::Debug for ReLU<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ReLU<{N}>")
-    }
-}
+impl Elementwise for ReLUFunction {
+    const NAME: &'static str = "ReLU";
 
-impl<const N: usize> Parameters for ReLU<N> {
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-}
-
-impl<const N: usize> Layer<N, N> for ReLU<N> {
-    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-        resize_batch(&mut self.output, input.ncols());
-        for (y, &x) in self.output.as_mut_slice().iter_mut().zip(input.as_slice()) {
-            *y = x.max(0.0);
-        }
-        &self.output
+    fn value(&self, x: f32) -> f32 {
+        x.max(0.0)
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    /// Uses its own output (`y > 0` exactly where `x > 0`), so `input` is not read.
-    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
-        let entries =
-            self.grad_input.as_mut_slice().iter_mut().zip(grad_output.as_slice()).zip(self.output.as_slice());
-        for ((grad_input, &grad), &y) in entries {
-            *grad_input = if y > 0.0 { grad } else { 0.0 };
-        }
-        &self.grad_input
+    /// From the output: `y > 0` exactly where `x > 0`.
+    fn derivative(&self, _x: f32, y: f32) -> f32 {
+        if y > 0.0 { 1.0 } else { 0.0 }
     }
 }

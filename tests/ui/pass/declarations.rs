@@ -1,5 +1,6 @@
 //! The forms `net!` accepts, compiled and run.
 use minitorch::prelude::*;
+use minitorch::Initialize;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
 
 net! {
@@ -11,6 +12,46 @@ net! {
     pub(crate) struct WithNorm< Linear(4, 8), BatchNorm1D(8), ReLU(), Dropout(0), Linear(8, 2), >
 
     struct NormFirst< BatchNorm1d(3), Linear(3, 3) >
+
+    /// Every activation; `LeakyReLU` with PyTorch's default slope and with its own.
+    struct Activations< Linear(4, 8), Sigmoid, Tanh, LeakyReLU, LeakyReLU(0.2), LeakyReLU(-1), GELU, Linear(8, 2) >
+
+    /// A layer written by the user, between built-ins, and last.
+    struct WithCustom< Linear(4, 3), Double<3>: 3 -> 3, ReLU, Linear(3, 2), Double<2>: 2 -> 2 >
+}
+
+/// Doubles each of `N` features.
+#[derive(Clone, Debug)]
+struct Double<const N: usize> {
+    output: Batch<N>,
+    grad_input: Batch<N>,
+}
+
+impl<const N: usize> Initialize for Double<N> {
+    fn initialize(_rng: &mut impl minitorch::rand::Rng) -> Self {
+        Double { output: Batch::zeros(1), grad_input: Batch::zeros(1) }
+    }
+}
+
+impl<const N: usize> Parameters for Double<N> {
+    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(minitorch::Parameter<'_>)) {}
+    fn parameter_count(&self) -> usize {
+        0
+    }
+}
+
+impl<const N: usize> Layer<N, N> for Double<N> {
+    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
+        self.output = input * 2.0;
+        &self.output
+    }
+    fn output(&self) -> &Batch<N> {
+        &self.output
+    }
+    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        self.grad_input = grad_output * 2.0;
+        &self.grad_input
+    }
 }
 
 /// One network's output feeds another whose input width matches.
@@ -28,6 +69,17 @@ fn main() -> Result<(), Error> {
     let logits = mlp.forward(&Batch::<784>::zeros(3))?;
     assert_eq!(logits.shape(), (10, 3));
     mlp.backward(&Batch::<10>::zeros(3))?;
+
+    let mut activations = Activations::new(&mut rng);
+    assert_eq!(activations.leaky_relu4.function().negative_slope, 0.2);
+    assert_eq!(activations.leaky_relu5.function().negative_slope, -1.0);
+    activations.forward(&Batch::<4>::zeros(2))?;
+    let mut custom = WithCustom::new(&mut rng);
+    let input = Batch::<4>::from_element(1, 1.0);
+    let logits = custom.forward(&input)?.clone();
+    assert_eq!(logits, custom.linear3.output() * 2.0);
+    assert_eq!(custom.layer1.output(), &(custom.linear0.output() * 2.0));
+    custom.backward(&Batch::<2>::zeros(1))?;
 
     let (mut first, mut second) = (WithNorm::new(&mut rng), NormFirst::new(&mut rng));
     chain(&mut first, &mut second, &Batch::<4>::zeros(2))

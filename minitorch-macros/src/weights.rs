@@ -1,0 +1,64 @@
+//! `#[weights = "…"]`: reads the file while compiling and checks it against the layers.
+
+use std::path::{Path, PathBuf};
+
+use safetensors::SafeTensors;
+use syn::{Error, LitStr};
+
+use crate::check::{CheckedLayer, Errors, TensorSpec};
+
+/// Reads the weights file named by `path` (relative to the invoking crate's manifest directory)
+/// and checks that it holds exactly the tensors of `layers`, with their dtypes and shapes.
+pub fn check_weights(path: &LitStr, layers: &[CheckedLayer]) -> syn::Result<PathBuf> {
+    let error = |message: String| Error::new_spanned(path, message);
+    let mut expected: Vec<TensorSpec> = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        match layer.tensors(index) {
+            Some(tensors) => expected.extend(tensors),
+            None => {
+                return Err(error(format!(
+                    "`#[weights]` checks every tensor at compile time, and it cannot know those of your \
+                     layer `{}` (layer {index}); load the file at run time with `minitorch::checkpoint::load`",
+                    layer.written
+                )));
+            }
+        }
+    }
+    let manifest_directory = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
+        error("CARGO_MANIFEST_DIR is not set: build with cargo to resolve the weights file".into())
+    })?;
+    let resolved = Path::new(&manifest_directory).join(path.value());
+    let bytes = std::fs::read(&resolved).map_err(|e| {
+        error(format!("cannot read weights file {} (relative to the crate's Cargo.toml): {e}", path.value()))
+    })?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| error(format!("weights file {} is not a valid safetensors file: {e}", path.value())))?;
+
+    let mut problems = Errors::default();
+    let mut report =
+        |message: String| problems.push(error(format!("weights file {}: {message}", path.value())));
+    for spec in &expected {
+        match file.tensor(&spec.name) {
+            Err(_) => report(format!("missing tensor `{}` ({:?} {:?})", spec.name, spec.dtype, spec.shape)),
+            Ok(found) if found.dtype() != spec.dtype || found.shape() != spec.shape.as_slice() => {
+                report(format!(
+                    "tensor `{}` is {:?} {:?} in the architecture but {:?} {:?} in the file",
+                    spec.name,
+                    spec.dtype,
+                    spec.shape,
+                    found.dtype(),
+                    found.shape()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    let mut names = file.names();
+    names.sort();
+    for name in names {
+        if !expected.iter().any(|spec| spec.name == name) {
+            report(format!("unexpected tensor `{name}`: the architecture has no such parameter or buffer"));
+        }
+    }
+    problems.finish(resolved)
+}

@@ -1,0 +1,45 @@
+//! A layer the user wrote, given with widths that do not chain, and with widths its type does not
+//! implement `Layer` for.
+use minitorch::rand::Rng;
+use minitorch::{Batch, Initialize, Layer, Mode, Parameter, Parameters};
+
+/// Doubles each of `N` features.
+#[derive(Clone, Debug)]
+struct Double<const N: usize>(Batch<N>);
+
+impl<const N: usize> Initialize for Double<N> {
+    fn initialize(_rng: &mut impl Rng) -> Self {
+        Double(Batch::zeros(1))
+    }
+}
+
+impl<const N: usize> Parameters for Double<N> {
+    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
+    fn parameter_count(&self) -> usize {
+        0
+    }
+}
+
+impl<const N: usize> Layer<N, N> for Double<N> {
+    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
+        self.0 = input * 2.0;
+        &self.0
+    }
+    fn output(&self) -> &Batch<N> {
+        &self.0
+    }
+    fn backward(&mut self, _input: &Batch<N>, _grad_output: &Batch<N>) -> &Batch<N> {
+        &self.0
+    }
+}
+
+minitorch::net! {
+    struct DoesNotChain< Linear(784, 128), Double<64>: 64 -> 64, Linear(64, 10) >
+    struct AfterItDoesNotChain< Linear(784, 64), Double<64>: 64 -> 64, Linear(128, 10) >
+}
+
+minitorch::net! {
+    struct TypeHasOtherWidths< Linear(784, 128), Double<64>: 128 -> 128, Linear(128, 10) >
+}
+
+fn main() {}
