@@ -4,11 +4,15 @@
 //! cargo run --release --example mnist_mlp                      # mlp, 10 epochs
 //! cargo run --release --example mnist_mlp -- --arch mlp-bn
 //! cargo run --release --example mnist_mlp -- --compare         # base, mlp and mlp-bn side by side
+//! cargo run --release --example mnist_mlp -- --optimizer adam  # SGD (default), Adam or AdamW
+//! cargo run --release --example mnist_mlp -- --resume runs/mlp # continue a stopped run
 //! ```
 //!
 //! stdout gets one `key=value` line per epoch and a final test line; stderr a progress bar.
 //! Into `--out` (default `runs/<arch>`): `metrics.csv`, `convergence.svg` and the trained
-//! `model.safetensors` (PyTorch state-dict names: `nn.Sequential.load_state_dict` takes it).
+//! `model.safetensors` (PyTorch state-dict names: `nn.Sequential.load_state_dict` takes it); and,
+//! after every epoch, `training_state.safetensors` (model, optimiser state, epoch) with
+//! `arguments.txt` (the run's settings), from which `--resume` continues a stopped run.
 //!
 //! The workshop's competition submission: predictions for every image of an IDX file, as CSV.
 //!
@@ -24,11 +28,12 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use minitorch::checkpoint;
 use minitorch::data::{Dataset, Mnist, Normalization, find_mnist_files, read_idx_images};
+use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::plot::{plot_comparison, plot_convergence};
 use minitorch::prelude::*;
 use minitorch::progress::ProgressBars;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, Schedule, TrainingConfig, evaluate, fit, write_metrics_csv};
+use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit, write_metrics_csv};
 
 net! {
     /// The workshop's first architecture.
@@ -59,6 +64,25 @@ impl Architecture {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OptimizerKind {
+    /// SGD with momentum: lr 0.05, momentum 0.9.
+    Sgd,
+    /// Adam: lr 0.001, betas (0.9, 0.999), eps 1e-8.
+    Adam,
+    /// AdamW: lr 0.001, weight decay 0.01 (decoupled).
+    Adamw,
+}
+
+impl OptimizerKind {
+    fn default_learning_rate(self) -> f32 {
+        match self {
+            OptimizerKind::Sgd => 0.05,
+            OptimizerKind::Adam | OptimizerKind::Adamw => 1e-3,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum LearningRateSchedule {
     /// `--lr` throughout.
     Constant,
@@ -75,15 +99,21 @@ struct Arguments {
     /// Passes over the 48,000 training images.
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Images per SGD step.
+    /// Images per optimiser step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// SGD learning rate.
-    #[arg(long, default_value_t = 0.05)]
-    lr: f32,
+    /// The optimiser.
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerKind,
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam and adamw).
+    #[arg(long)]
+    lr: Option<f32>,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     momentum: f32,
+    /// Weight decay (default: 0 for sgd and adam, an L2 term; 0.01 for adamw, decoupled).
+    #[arg(long)]
+    weight_decay: Option<f32>,
     /// Learning-rate schedule over the epochs.
     #[arg(long, value_enum, default_value = "cosine")]
     schedule: LearningRateSchedule,
@@ -99,6 +129,15 @@ struct Arguments {
     /// Train all three architectures with the same settings and compare them.
     #[arg(long)]
     compare: bool,
+    /// Stop after this epoch, leaving a training state that `--resume` continues.
+    #[arg(long, conflicts_with = "compare")]
+    stop_after: Option<usize>,
+    /// Continue the stopped run in this folder, with its own settings (no other training flags).
+    #[arg(long, conflicts_with_all = [
+        "arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+        "seed", "out", "compare", "predict",
+    ])]
+    resume: Option<PathBuf>,
     /// Instead of training: classify every image of this IDX image file with `--model`.
     #[arg(long, conflicts_with = "compare")]
     predict: Option<PathBuf>,
@@ -120,6 +159,28 @@ struct Run {
     failure: Option<Error>,
 }
 
+fn optimizer(arguments: &Arguments) -> Result<Box<dyn Optimizer + Send>, Error> {
+    let learning_rate = arguments.lr.unwrap_or(arguments.optimizer.default_learning_rate());
+    Ok(match arguments.optimizer {
+        OptimizerKind::Sgd => Box::new(Sgd::new(SgdConfig {
+            learning_rate,
+            momentum: arguments.momentum,
+            weight_decay: arguments.weight_decay.unwrap_or(0.0),
+            ..SgdConfig::default()
+        })?),
+        OptimizerKind::Adam => Box::new(Adam::new(AdamConfig {
+            learning_rate,
+            weight_decay: arguments.weight_decay.unwrap_or(0.0),
+            ..AdamConfig::default()
+        })?),
+        OptimizerKind::Adamw => Box::new(AdamW::new(AdamWConfig {
+            learning_rate,
+            weight_decay: arguments.weight_decay.unwrap_or(AdamWConfig::default().weight_decay),
+            ..AdamWConfig::default()
+        })?),
+    })
+}
+
 fn train<N: Network<784, 10> + Send>(
     mut network: N,
     architecture: Architecture,
@@ -127,27 +188,37 @@ fn train<N: Network<784, 10> + Send>(
     arguments: &Arguments,
     out: &Path,
 ) -> Result<Run, Error> {
+    let mut optimizer = optimizer(arguments)?;
+    let state_file = out.join("training_state.safetensors");
+    let completed_epochs = if arguments.resume.is_some() {
+        let done = checkpoint::load_training_state(&state_file, &mut network, &mut *optimizer)?;
+        println!("resuming arch={} after epoch {done} of {}", architecture.name(), arguments.epochs);
+        done
+    } else {
+        0
+    };
     let config = TrainingConfig {
         epochs: arguments.epochs,
         batch_size: arguments.batch_size,
-        optimizer: SgdConfig {
-            learning_rate: arguments.lr,
-            momentum: arguments.momentum,
-            ..SgdConfig::default()
-        },
         seed: arguments.seed,
         schedule: match arguments.schedule {
             LearningRateSchedule::Constant => Schedule::Constant,
             LearningRateSchedule::Cosine => Schedule::Cosine,
         },
+        completed_epochs,
+        stop_after_epoch: arguments.stop_after,
+        state_file: Some(state_file),
     };
     let parameters = network.parameter_count();
     let start = Instant::now();
     let mut bars = ProgressBars::default();
-    let mut history = Vec::new();
-    let outcome = fit(&mut network, &data.train, &data.validation, &config, |event| {
+    // A resumed run's metrics go on from those of the epochs before it.
+    let mut history =
+        if completed_epochs > 0 { read_metrics_csv(&out.join("metrics.csv"))? } else { Vec::new() };
+    history.truncate(completed_epochs);
+    let outcome = fit(&mut network, &mut *optimizer, &data.train, &data.validation, &config, |event| {
         bars.observe(event);
-        if let minitorch::train::Progress::EpochDone(m) = event {
+        if let Progress::EpochDone(m) = event {
             println!(
                 "arch={} epoch={} train_loss={:.4} train_accuracy={:.4} val_loss={:.4} val_accuracy={:.4} seconds={:.2}",
                 architecture.name(),
@@ -176,6 +247,10 @@ fn train<N: Network<784, 10> + Send>(
             other => Err(other),
         };
     }
+    if history.len() < arguments.epochs {
+        println!("stopped after epoch {}; continue with --resume {}", history.len(), out.display());
+        return Ok(Run { architecture, parameters, history, test: None, failure: None });
+    }
     let (test_loss, test_accuracy) = evaluate(&mut network, &data.test, 1000)?;
     println!(
         "arch={} test_loss={test_loss:.4} test_accuracy={test_accuracy:.4} params={parameters} seconds_total={:.1}",
@@ -201,8 +276,87 @@ fn run_one(
     }
 }
 
+/// The metrics a stopped run wrote, to go on from when it resumes.
+fn read_metrics_csv(path: &Path) -> Result<Vec<EpochMetrics>, Error> {
+    let error = |problem: String| Error::Data { path: path.to_path_buf(), problem };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mut history = Vec::new();
+    for (line_number, line) in text.lines().enumerate().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let number = |i: usize| -> Result<f64, Error> {
+            fields
+                .get(i)
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(|| error(format!("line {}: not a metrics row", line_number + 1)))
+        };
+        history.push(EpochMetrics {
+            epoch: number(0)? as usize,
+            train_loss: number(1)? as f32,
+            train_accuracy: number(2)? as f32,
+            validation_loss: number(3)? as f32,
+            validation_accuracy: number(4)? as f32,
+            seconds: number(5)?,
+        });
+    }
+    Ok(history)
+}
+
+/// The file in a run's folder that keeps its command-line settings, for `--resume`.
+const ARGUMENTS_FILE: &str = "arguments.txt";
+
+/// The settings of the run in `folder`, with `--resume folder` and this call's `--data-dir`.
+fn resumed_arguments(folder: &Path, data_dir: &Path) -> Result<Arguments, Error> {
+    let path = folder.join(ARGUMENTS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::Data {
+        path: path.clone(),
+        problem: format!("cannot read the run's settings ({e}); is {} a run folder?", folder.display()),
+    })?;
+    let stored = text.lines().filter(|line| !line.is_empty());
+    let words = std::iter::once("mnist_mlp").chain(stored);
+    let mut arguments = Arguments::try_parse_from(words).map_err(|e| Error::Data {
+        path: path.clone(),
+        problem: e.to_string().lines().next().unwrap_or_default().to_string(),
+    })?;
+    arguments.out = Some(folder.to_path_buf());
+    arguments.resume = Some(folder.to_path_buf());
+    arguments.data_dir = data_dir.to_path_buf();
+    Ok(arguments)
+}
+
+/// Keeps the settings of a new run in its folder, one command-line word per line.
+fn write_arguments(arguments: &Arguments, out: &Path) -> Result<(), Error> {
+    let mut words = vec![
+        format!("--arch={}", arguments.arch.name()),
+        format!("--epochs={}", arguments.epochs),
+        format!("--batch-size={}", arguments.batch_size),
+        format!(
+            "--optimizer={}",
+            arguments.optimizer.to_possible_value().expect("no skipped values").get_name()
+        ),
+        format!("--momentum={}", arguments.momentum),
+        format!(
+            "--schedule={}",
+            arguments.schedule.to_possible_value().expect("no skipped values").get_name()
+        ),
+        format!("--seed={}", arguments.seed),
+    ];
+    words.extend(arguments.lr.map(|lr| format!("--lr={lr}")));
+    words.extend(arguments.weight_decay.map(|decay| format!("--weight-decay={decay}")));
+    let path = out.join(ARGUMENTS_FILE);
+    std::fs::write(&path, words.join("\n") + "\n").map_err(|e| Error::Write { path, problem: e.to_string() })
+}
+
 fn main() -> ExitCode {
-    let arguments = Arguments::parse();
+    let mut arguments = Arguments::parse();
+    if let Some(folder) = arguments.resume.clone() {
+        match resumed_arguments(&folder, &arguments.data_dir) {
+            Ok(resumed) => arguments = resumed,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     match run(&arguments) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -250,6 +404,11 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     let data = Mnist::load(&arguments.data_dir, 12_000, arguments.seed)?;
     if !arguments.compare {
         let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name()));
+        if arguments.resume.is_none() {
+            std::fs::create_dir_all(&out)
+                .map_err(|e| Error::Write { path: out.clone(), problem: e.to_string() })?;
+            write_arguments(arguments, &out)?;
+        }
         let run = run_one(arguments.arch, &data, arguments, &out)?;
         return run.failure.map_or(Ok(()), Err);
     }

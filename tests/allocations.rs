@@ -1,12 +1,14 @@
 //! Heap allocations at run time. Single-sample inference allocates nothing, not even on the first
 //! call after construction. Once the batch size is stable, minitorch's own code allocates nothing
-//! in a training step; only the GEMM kernels' packing workspace is allocated (the `gemm` crate
+//! in a training step (every optimiser's step allocates nothing at all); only the GEMM kernels'
+//! packing workspace is allocated (the `gemm` crate
 //! allocates it on each call and offers no way to pass one in; see README, "Known limitations").
 //! One test only: the counter is global to the binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
 
@@ -52,10 +54,38 @@ fn inference_allocates_nothing_and_training_only_in_gemm() {
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0, "allocations in single-sample inference");
 
     let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
-    let mut sgd = Sgd::new(SgdConfig { learning_rate: 0.01, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let mut criterion = CrossEntropy::new();
     let images = Batch::<784>::from_fn(64, |r, c| ((r * 7 + c * 13) % 17) as f32 / 17.0);
     let labels: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let mut optimizers: Vec<Box<dyn Optimizer>> = vec![
+        Box::new(Sgd::new(SgdConfig { learning_rate: 0.01, ..SgdConfig::default() }).unwrap()),
+        Box::new(
+            Sgd::new(SgdConfig {
+                learning_rate: 0.01,
+                momentum: 0.9,
+                nesterov: true,
+                ..SgdConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(Adam::new(AdamConfig::default()).unwrap()),
+        Box::new(AdamW::new(AdamWConfig::default()).unwrap()),
+    ];
+    for optimizer in &mut optimizers {
+        optimizer.step(&mut net).unwrap(); // makes its state
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            optimizer.step(&mut net).unwrap();
+        }
+        assert_eq!(
+            ALLOCATIONS.load(Ordering::Relaxed) - before,
+            0,
+            "allocations in {} steps",
+            optimizer.name()
+        );
+    }
+
+    let mut sgd = Sgd::new(SgdConfig { learning_rate: 0.01, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let mut step = |net: &mut Mlp| {
         criterion.forward(net.forward(&images).unwrap(), &labels).unwrap();
         net.zero_grad();

@@ -190,3 +190,19 @@ fn a_failed_save_leaves_the_previous_file_intact() {
     // Only the checkpoint is in the folder: no temporary file was left behind.
     assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn an_overwrite_that_fails_at_the_last_step_keeps_what_was_there() {
+    // The save writes a whole temporary file beside the target, then renames it over the target;
+    // here the rename fails, because the target is a folder with a file in it. What was at the
+    // path must be untouched, and the temporary file gone.
+    let directory = tempfile::tempdir().unwrap();
+    let target = directory.path().join("model.safetensors");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("kept.txt"), "old contents").unwrap();
+    let mut net = trained_normed();
+    let error = save(&mut net, &target).unwrap_err();
+    assert!(matches!(&error, Error::Write { path, .. } if *path == target), "{error:?}");
+    assert_eq!(std::fs::read_to_string(target.join("kept.txt")).unwrap(), "old contents");
+    assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1, "a temporary file was left");
+}

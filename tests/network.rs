@@ -1,5 +1,5 @@
 //! What a `net!` network promises at run time: modes, errors, determinism, initialisation,
-//! gradient accumulation, optimiser formulas, and that training learns.
+//! gradient accumulation, and that training learns (optimisers: `tests/optimizers.rs`).
 
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
@@ -65,6 +65,17 @@ fn dropout_is_active_only_in_training() {
     let active = net.relu1.output().iter().filter(|&&y| y > 0.0).count();
     let share = 1.0 - (net.dropout2.output().len() - dropped) as f64 / active as f64;
     assert!((share - 0.2).abs() < 0.03, "dropped share of active units {share}");
+    // Inverted dropout: every kept value is scaled by 1/(1 − p), in forward and in backward.
+    let kept = net.relu1.output().iter().zip(net.dropout2.output().iter()).filter(|&(_, &y)| y != 0.0);
+    for (&x, &y) in kept {
+        assert_eq!(y, x * 1.25, "a kept value is scaled by 1/(1 − 0.2)");
+    }
+    let ones = Batch::<512>::from_element(8, 1.0);
+    let input_of_dropout = net.relu1.output().clone();
+    let grad = net.dropout2.backward(&input_of_dropout, &ones);
+    assert!(grad.iter().all(|&g| g == 0.0 || g == 1.25), "backward scales by the same mask");
+    let passed = grad.iter().filter(|&&g| g == 1.25).count() as f64 / grad.len() as f64;
+    assert!((passed - 0.8).abs() < 0.02, "share of gradients passed {passed}");
 
     net.eval();
     let first = net.forward(&input).unwrap().clone();
@@ -145,57 +156,6 @@ fn cross_entropy_is_stable_for_huge_logits() {
     let loss = criterion.forward(&logits, &[0, 0]).unwrap();
     assert!((loss - 5000.0).abs() < 1e-3, "{loss}");
     assert!(criterion.gradient().iter().all(|g| g.is_finite()));
-}
-
-#[test]
-fn sgd_follows_pytorch_formulas() {
-    // One scalar parameter θ = 1 with gradient 2 on every step; λ = 0.1, μ = 0.9, η = 0.5.
-    let run = |nesterov, dampening| {
-        let mut layer = Linear::<1, 1>::new(&mut rng(0));
-        layer.weight[0] = 1.0;
-        let config = SgdConfig { learning_rate: 0.5, momentum: 0.9, dampening, weight_decay: 0.1, nesterov };
-        let mut sgd = Sgd::new(config).unwrap();
-        let mut thetas = Vec::new();
-        for _ in 0..2 {
-            layer.weight_gradient[0] = 2.0;
-            sgd.step(&mut layer).unwrap();
-            thetas.push(layer.weight[0]);
-        }
-        thetas
-    };
-    // Step 1: g = 2 + 0.1·1 = 2.1, b = 2.1, θ = 1 − 0.5·2.1 = −0.05.
-    // Step 2: g = 2 + 0.1·(−0.05) = 1.995, b = 0.9·2.1 + 1.995 = 3.885, θ = −0.05 − 1.9425.
-    let plain = run(false, 0.0);
-    assert!((plain[0] + 0.05).abs() < 1e-6 && (plain[1] + 1.9925).abs() < 1e-6, "{plain:?}");
-    // Nesterov: step 1 uses g + μ·b = 2.1 + 1.89 = 3.99, θ = 1 − 1.995 = −0.995.
-    let nesterov = run(true, 0.0);
-    assert!((nesterov[0] + 0.995).abs() < 1e-6, "{nesterov:?}");
-    // Dampening 0.5 changes only the second step: b = 0.9·2.1 + 0.5·g.
-    let damped = run(false, 0.5);
-    let g2 = 2.0 + 0.1 * -0.05;
-    assert!((damped[1] - (-0.05 - 0.5 * (0.9 * 2.1 + 0.5 * g2))).abs() < 1e-6, "{damped:?}");
-}
-
-#[test]
-fn sgd_rejects_bad_settings_and_other_models() {
-    let bad = |config| Sgd::new(config).unwrap_err();
-    assert!(matches!(
-        bad(SgdConfig { learning_rate: -1.0, ..SgdConfig::default() }),
-        Error::InvalidHyperparameter { name: "learning_rate", .. }
-    ));
-    assert!(matches!(
-        bad(SgdConfig { nesterov: true, ..SgdConfig::default() }),
-        Error::InvalidHyperparameter { name: "nesterov", .. }
-    ));
-    assert!(matches!(
-        bad(SgdConfig { momentum: f32::NAN, ..SgdConfig::default() }),
-        Error::InvalidHyperparameter { name: "momentum", .. }
-    ));
-
-    let mut sgd = Sgd::new(SgdConfig { momentum: 0.9, ..SgdConfig::default() }).unwrap();
-    sgd.step(&mut Linear::<2, 2>::new(&mut rng(0))).unwrap();
-    let error = sgd.step(&mut Linear::<3, 2>::new(&mut rng(0))).unwrap_err();
-    assert_eq!(error, Error::OptimizerModelMismatch { index: 0, expected: 4, found: 6 });
 }
 
 #[test]

@@ -1,32 +1,40 @@
-//! The workshop's loop on a small real subset of MNIST: it learns, and one seed gives one result.
+//! The workshop's loop on a small real subset of MNIST: it learns with any optimiser, one seed
+//! gives one result, a stopped run resumes to the same parameters bit for bit, and evaluation
+//! runs in evaluation mode.
 
 use std::path::Path;
 
-use minitorch::data::Mnist;
+use minitorch::checkpoint;
+use minitorch::data::{Dataset, Mnist};
+use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, Schedule, TrainingConfig, evaluate, fit};
+use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit};
 
 net! {
     struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
     struct Exploding< Linear(784, 64), ReLU, Linear(64, 10) >
+    struct Small< Linear(784, 32), ReLU, Dropout(0.3), Linear(32, 10) >
+    struct Wider< Linear(784, 48), ReLU, Dropout(0.3), Linear(48, 10) >
 }
 
-fn subset() -> (minitorch::data::Dataset, minitorch::data::Dataset) {
+fn subset() -> (Dataset, Dataset) {
     let mnist = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"), 12_000, 0).unwrap();
     let train: Vec<usize> = (0..3000).collect();
     let held_out: Vec<usize> = (0..1000).collect();
     (mnist.train.subset(&train), mnist.test.subset(&held_out))
 }
 
-fn config(learning_rate: f32) -> TrainingConfig {
-    TrainingConfig {
-        epochs: 2,
-        batch_size: 64,
-        optimizer: SgdConfig { learning_rate, momentum: 0.9, ..SgdConfig::default() },
-        seed: 1,
-        schedule: Schedule::Constant,
-    }
+fn config(epochs: usize) -> TrainingConfig {
+    TrainingConfig { epochs, batch_size: 64, seed: 1, ..TrainingConfig::default() }
+}
+
+fn sgd(learning_rate: f32) -> Sgd {
+    Sgd::new(SgdConfig { learning_rate, momentum: 0.9, ..SgdConfig::default() }).unwrap()
+}
+
+fn without_time(history: Vec<EpochMetrics>) -> Vec<EpochMetrics> {
+    history.into_iter().map(|m| EpochMetrics { seconds: 0.0, ..m }).collect()
 }
 
 #[test]
@@ -34,11 +42,8 @@ fn mlp_learns_from_a_small_subset_and_is_deterministic() {
     let (train, held_out) = subset();
     let run = || {
         let mut net = Mlp::new(&mut StdRng::seed_from_u64(3));
-        let history = fit(&mut net, &train, &held_out, &config(0.02), |_| {}).unwrap();
-        let test = evaluate(&mut net, &held_out, 500).unwrap();
-        let without_time: Vec<EpochMetrics> =
-            history.into_iter().map(|m| EpochMetrics { seconds: 0.0, ..m }).collect();
-        (without_time, test)
+        let history = fit(&mut net, &mut sgd(0.02), &train, &held_out, &config(2), |_| {}).unwrap();
+        (without_time(history), evaluate(&mut net, &held_out, 500).unwrap())
     };
     let (history, (test_loss, test_accuracy)) = run();
     println!("{history:?} test loss {test_loss} accuracy {test_accuracy}");
@@ -49,10 +54,124 @@ fn mlp_learns_from_a_small_subset_and_is_deterministic() {
 }
 
 #[test]
+fn adam_and_adamw_train_through_the_same_loop() {
+    let (train, held_out) = subset();
+    let mut optimizers: Vec<Box<dyn Optimizer + Send>> = vec![
+        Box::new(Adam::new(AdamConfig::default()).unwrap()),
+        Box::new(AdamW::new(AdamWConfig::default()).unwrap()),
+    ];
+    for optimizer in &mut optimizers {
+        let mut net = Small::new(&mut StdRng::seed_from_u64(4));
+        fit(&mut net, &mut **optimizer, &train, &held_out, &config(2), |_| {}).unwrap();
+        let (_, accuracy) = evaluate(&mut net, &held_out, 500).unwrap();
+        assert!(accuracy > 0.8, "{}: held-out accuracy {accuracy}", optimizer.name());
+    }
+}
+
+#[test]
+fn the_schedule_sets_the_optimizers_learning_rate_each_epoch() {
+    let (train, held_out) = subset();
+    let train = train.subset(&(0..200).collect::<Vec<_>>());
+    let mut net = Small::new(&mut StdRng::seed_from_u64(5));
+    let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() }).unwrap();
+    let config = TrainingConfig { schedule: Schedule::Cosine, ..config(4) };
+    fit(&mut net, &mut adam, &train, &held_out, &config, |_| {}).unwrap();
+    assert_eq!(adam.learning_rate(), Schedule::Cosine.learning_rate(0.01, 3, 4));
+    assert!(adam.learning_rate() < 0.002, "{}", adam.learning_rate());
+}
+
+/// 4 epochs in one go, and 2 epochs, a stop, a fresh process's worth of objects, and 2 more.
+#[test]
+fn a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does() {
+    let (train, held_out) = subset();
+    let folder = tempfile::tempdir().unwrap();
+    let state = folder.path().join("training_state.safetensors");
+    let adam = || Adam::new(AdamConfig { learning_rate: 0.003, ..AdamConfig::default() }).unwrap();
+    let base = TrainingConfig { schedule: Schedule::Cosine, ..config(4) };
+
+    let (mut straight, mut straight_optimizer) = (Small::new(&mut StdRng::seed_from_u64(6)), adam());
+    let straight_history =
+        fit(&mut straight, &mut straight_optimizer, &train, &held_out, &base, |_| {}).unwrap();
+
+    let mut first = Small::new(&mut StdRng::seed_from_u64(6));
+    let stopping =
+        TrainingConfig { stop_after_epoch: Some(2), state_file: Some(state.clone()), ..base.clone() };
+    assert_eq!(fit(&mut first, &mut adam(), &train, &held_out, &stopping, |_| {}).unwrap().len(), 2);
+
+    let mut resumed = Small::new(&mut StdRng::seed_from_u64(99)); // other initial values, overwritten
+    let mut optimizer = adam();
+    let completed_epochs = checkpoint::load_training_state(&state, &mut resumed, &mut optimizer).unwrap();
+    assert_eq!(completed_epochs, 2);
+    let resuming = TrainingConfig { completed_epochs, ..base };
+    let resumed_history = fit(&mut resumed, &mut optimizer, &train, &held_out, &resuming, |_| {}).unwrap();
+
+    assert_eq!(checkpoint::to_bytes(&mut resumed).unwrap(), checkpoint::to_bytes(&mut straight).unwrap());
+    assert_eq!(without_time(resumed_history), without_time(straight_history[2..].to_vec()));
+    assert_eq!(optimizer.state(), straight_optimizer.state());
+}
+
+#[test]
+fn a_state_file_that_does_not_fit_is_one_clear_error_and_changes_nothing() {
+    let (train, held_out) = subset();
+    let train = train.subset(&(0..128).collect::<Vec<_>>());
+    let folder = tempfile::tempdir().unwrap();
+    let state = folder.path().join("training_state.safetensors");
+    let mut net = Small::new(&mut StdRng::seed_from_u64(7));
+    let saving = TrainingConfig { state_file: Some(state.clone()), ..config(1) };
+    fit(&mut net, &mut sgd(0.01), &train, &held_out, &saving, |_| {}).unwrap();
+    let saved = std::fs::read(&state).unwrap();
+
+    // Another architecture: each tensor named with both shapes, and the model left unchanged.
+    let mut wider = Wider::new(&mut StdRng::seed_from_u64(8));
+    let before = checkpoint::to_bytes(&mut wider).unwrap();
+    let error = checkpoint::load_training_state(&state, &mut wider, &mut sgd(0.01)).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "tensor `optimizer.0.weight.momentum_buffer`: expected F32 [48, 784], found F32 [32, 784]"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("tensor `model.0.weight`: expected F32 [48, 784], found F32 [32, 784]"),
+        "{error}"
+    );
+    assert_eq!(checkpoint::to_bytes(&mut wider).unwrap(), before);
+
+    // Another optimiser.
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    let error = checkpoint::load_training_state(&state, &mut net, &mut adam).unwrap_err().to_string();
+    assert!(error.contains(r#"saved with the optimiser "SGD", but resuming with "Adam""#), "{error}");
+    assert_eq!(adam.state(), Adam::new(AdamConfig::default()).unwrap().state());
+
+    // A missing file.
+    let missing = folder.path().join("missing.safetensors");
+    let error = checkpoint::load_training_state(&missing, &mut net, &mut sgd(0.01)).unwrap_err().to_string();
+    assert!(error.contains("missing.safetensors: cannot read"), "{error}");
+    assert_eq!(std::fs::read(&state).unwrap(), saved, "nothing was written");
+}
+
+#[test]
+fn evaluation_runs_in_evaluation_mode() {
+    let (_, held_out) = subset();
+    let mut net = Mlp::new(&mut StdRng::seed_from_u64(9));
+    net.train();
+    let first = evaluate(&mut net, &held_out, 100).unwrap();
+    assert_eq!(net.mode(), Mode::Eval);
+    // In training mode dropout would draw new masks, and another batch size other batches.
+    net.train();
+    assert_eq!(evaluate(&mut net, &held_out, 250).unwrap().1, first.1);
+    let (mut images, mut labels) = (Batch::<784>::zeros(0), Vec::new());
+    held_out.fill_batch(&(0..1000).collect::<Vec<_>>(), &mut images, &mut labels).unwrap();
+    let correct =
+        predicted_classes(net.forward(&images).unwrap()).zip(&labels).filter(|(p, l)| p == *l).count();
+    assert_eq!(correct as f32 / 1000.0, first.1);
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_clear_error() {
     let (train, held_out) = subset();
     let mut net = Exploding::new(&mut StdRng::seed_from_u64(0));
-    let error = fit(&mut net, &train, &held_out, &config(1e30), |_| {}).unwrap_err();
+    let error = fit(&mut net, &mut sgd(1e30), &train, &held_out, &config(2), |_| {}).unwrap_err();
     assert!(matches!(error, Error::NonFiniteLoss { epoch: 1, .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with("training diverged") && message.contains("learning rate 1e30"), "{message}");
@@ -72,16 +191,16 @@ fn cosine_schedule_follows_pytorch_cosine_annealing() {
 #[test]
 fn batch_size_one_trains_plain_networks_and_is_an_error_with_batchnorm() {
     net! {
-        struct Small< Linear(784, 16), ReLU, Linear(16, 10) >
+        struct Tiny< Linear(784, 16), ReLU, Linear(16, 10) >
         struct Normed< Linear(784, 16), BatchNorm1d(16), ReLU, Linear(16, 10) >
     }
     let (train, held_out) = subset();
     let (train, held_out) = (train.subset(&(0..50).collect::<Vec<_>>()), held_out.subset(&[0, 1, 2]));
-    let config = TrainingConfig { epochs: 1, batch_size: 1, ..config(0.01) };
+    let config = TrainingConfig { batch_size: 1, ..config(1) };
     let mut batches = 0;
-    let mut small = Small::new(&mut StdRng::seed_from_u64(0));
-    fit(&mut small, &train, &held_out, &config, |event| {
-        if let minitorch::train::Progress::BatchDone { .. } = event {
+    let mut tiny = Tiny::new(&mut StdRng::seed_from_u64(0));
+    fit(&mut tiny, &mut sgd(0.01), &train, &held_out, &config, |event| {
+        if let Progress::BatchDone { .. } = event {
             batches += 1;
         }
     })
@@ -89,7 +208,7 @@ fn batch_size_one_trains_plain_networks_and_is_an_error_with_batchnorm() {
     assert_eq!(batches, 50, "every single-image batch is a step");
 
     let mut normed = Normed::new(&mut StdRng::seed_from_u64(0));
-    let error = fit(&mut normed, &train, &held_out, &config, |_| {}).unwrap_err();
+    let error = fit(&mut normed, &mut sgd(0.01), &train, &held_out, &config, |_| {}).unwrap_err();
     assert_eq!(error, Error::BatchTooSmallForBatchNorm { samples: 1 });
 }
 
@@ -98,8 +217,8 @@ fn nothing_to_train_on_is_an_error() {
     let (train, held_out) = subset();
     let mut net = Mlp::new(&mut StdRng::seed_from_u64(0));
     let empty = train.subset(&[]);
-    let error = fit(&mut net, &empty, &held_out, &config(0.01), |_| {}).unwrap_err();
+    let error = fit(&mut net, &mut sgd(0.01), &empty, &held_out, &config(1), |_| {}).unwrap_err();
     assert!(matches!(error, Error::EmptyBatch { .. }), "{error:?}");
-    let zero = TrainingConfig { batch_size: 0, ..config(0.01) };
-    assert!(fit(&mut net, &train, &held_out, &zero, |_| {}).is_err());
+    let zero = TrainingConfig { batch_size: 0, ..config(1) };
+    assert!(fit(&mut net, &mut sgd(0.01), &train, &held_out, &zero, |_| {}).is_err());
 }

@@ -153,6 +153,10 @@ fn parameters(network: &CheckedNetwork) -> TokenStream {
             fn visit_buffers(&mut self, visit: &mut dyn FnMut(::minitorch::Buffer<'_>)) {
                 #(::minitorch::Parameters::visit_buffers(&mut self.#fields, &mut |b| visit(b.in_layer(#indices)));)*
             }
+
+            fn visit_random_state(&mut self, visit: &mut dyn FnMut(::minitorch::RandomState<'_>)) {
+                #(::minitorch::Parameters::visit_random_state(&mut self.#fields, &mut |r| visit(r.in_layer(#indices)));)*
+            }
         }
     }
 }

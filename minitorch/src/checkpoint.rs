@@ -12,6 +12,19 @@
 //! every tensor's presence, dtype and shape before it changes anything, and reports every
 //! mismatch at once.
 //!
+//! A *training state* ([`save_training_state`], [`load_training_state`]) is everything a stopped
+//! run needs to go on as if it had not stopped, in one safetensors file:
+//!
+//! ```text
+//! model.{name}                     the model's tensors, named as above
+//! optimizer.{name}.{slot}          per parameter: momentum_buffer, or exp_avg and exp_avg_sq
+//! optimizer.steps   []  int64      steps taken
+//! random.{i}.generator  []  uint64 the generator state of the layer at index i (dropout)
+//! epoch             []  int64      epochs completed
+//! ```
+//!
+//! and the optimiser's name (`SGD`, `Adam`, `AdamW`) in the file's metadata.
+//!
 //! ```
 //! use minitorch::prelude::*;
 //! use minitorch::checkpoint;
@@ -37,7 +50,10 @@ use std::path::Path;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
-use crate::{Buffer, BufferValue, Error, Parameter, Parameters};
+use std::collections::HashMap;
+
+use crate::optim::OptimizerState;
+use crate::{Buffer, BufferValue, Error, Optimizer, Parameter, Parameters};
 
 /// One tensor in PyTorch's layout.
 struct Tensor {
@@ -52,7 +68,7 @@ fn parameter_shape(p: &Parameter<'_>) -> Vec<usize> {
 }
 
 /// Every tensor of `model`, by PyTorch name, in PyTorch's layout.
-fn state_dict(model: &mut impl Parameters) -> BTreeMap<String, Tensor> {
+fn state_dict(model: &mut (impl Parameters + ?Sized)) -> BTreeMap<String, Tensor> {
     let mut tensors = BTreeMap::new();
     model.visit_parameters(&mut |p| {
         // Ours is column-major `rows × columns`; PyTorch's is row-major: walk rows first.
@@ -100,11 +116,19 @@ pub fn to_bytes(model: &mut impl Parameters) -> Result<Vec<u8>, Error> {
 /// # Errors
 /// [`Error::Write`] naming the file.
 pub fn save(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
-    let tensors = state_dict(model);
+    write_file(&state_dict(model), None, path)
+}
+
+/// Writes `tensors` to `path` through a temporary file that is then renamed.
+fn write_file(
+    tensors: &BTreeMap<String, Tensor>,
+    metadata: Option<HashMap<String, String>>,
+    path: &Path,
+) -> Result<(), Error> {
     let write_error =
         |e: safetensors::SafeTensorError| Error::Write { path: path.to_path_buf(), problem: e.to_string() };
-    let views = views(&tensors).map_err(write_error)?;
-    safetensors::serialize_to_file(views, None, path).map_err(write_error)?;
+    let views = views(tensors).map_err(write_error)?;
+    safetensors::serialize_to_file(views, metadata, path).map_err(write_error)?;
     // The temporary file was created private (0600); a model is an ordinary file.
     #[cfg(unix)]
     {
@@ -143,12 +167,26 @@ pub fn load_bytes(model: &mut impl Parameters, bytes: &[u8]) -> Result<(), Error
     load_from(model, bytes, "safetensors bytes")
 }
 
-fn load_from(model: &mut impl Parameters, bytes: &[u8], location: &str) -> Result<(), Error> {
+fn load_from(model: &mut (impl Parameters + ?Sized), bytes: &[u8], location: &str) -> Result<(), Error> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| checkpoint_error(location, format!("not a valid safetensors file: {e}")))?;
-    let expected = state_dict(model);
+    let problems = problems(&file, &state_dict(model), location)?;
+    if !problems.is_empty() {
+        return Err(checkpoint_error(location, problems.join("; ")));
+    }
+    copy_model_tensors(&file, model, "");
+    Ok(())
+}
+
+/// Every tensor of `expected` that is missing from `file` or of another dtype or shape there,
+/// and every tensor of `file` that `expected` lacks.
+fn problems(
+    file: &SafeTensors<'_>,
+    expected: &BTreeMap<String, Tensor>,
+    location: &str,
+) -> Result<Vec<String>, Error> {
     let mut problems = Vec::new();
-    for (name, tensor) in &expected {
+    for (name, tensor) in expected {
         match file.tensor(name) {
             Err(_) => {
                 problems.push(format!("missing tensor `{name}` ({:?} {:?})", tensor.dtype, tensor.shape))
@@ -180,16 +218,24 @@ fn load_from(model: &mut impl Parameters, bytes: &[u8], location: &str) -> Resul
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(checkpoint_error(location, problems.join("; ")));
-    }
+    Ok(problems)
+}
 
-    let f32s = |name: &str| -> Vec<f32> {
-        let data = file.tensor(name).expect("checked above").data();
-        data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-    };
+/// The f32 values of a tensor that [`problems`] found present and well-typed.
+fn f32s(file: &SafeTensors<'_>, name: &str) -> Vec<f32> {
+    let data = file.tensor(name).expect("checked before").data();
+    data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// The 8 bytes of a scalar tensor that [`problems`] found present and well-typed.
+fn scalar(file: &SafeTensors<'_>, name: &str) -> [u8; 8] {
+    file.tensor(name).expect("checked before").data().try_into().expect("checked: one 8-byte scalar")
+}
+
+/// Copies the model's tensors, checked before, from `file`, where their names start with `prefix`.
+fn copy_model_tensors(file: &SafeTensors<'_>, model: &mut (impl Parameters + ?Sized), prefix: &str) {
     model.visit_parameters(&mut |p| {
-        let values = f32s(&format!("{}.{}", p.layer, p.name));
+        let values = f32s(file, &format!("{prefix}{}.{}", p.layer, p.name));
         for r in 0..p.rows {
             for c in 0..p.columns {
                 p.value[r + c * p.rows] = values[r * p.columns + c];
@@ -197,14 +243,142 @@ fn load_from(model: &mut impl Parameters, bytes: &[u8], location: &str) -> Resul
         }
     });
     model.visit_buffers(&mut |b: Buffer<'_>| {
-        let name = format!("{}.{}", b.layer, b.name);
+        let name = format!("{prefix}{}.{}", b.layer, b.name);
         match b.value {
-            BufferValue::Vector(v) => v.copy_from_slice(&f32s(&name)),
-            BufferValue::Count(n) => {
-                let data = file.tensor(&name).expect("checked above").data();
-                *n = u64::from_le_bytes(data.try_into().expect("checked: one non-negative int64"));
-            }
+            BufferValue::Vector(v) => v.copy_from_slice(&f32s(file, &name)),
+            BufferValue::Count(n) => *n = u64::from_le_bytes(scalar(file, &name)),
         }
     });
-    Ok(())
+}
+
+fn scalar_tensor(dtype: Dtype, bytes: [u8; 8]) -> Tensor {
+    Tensor { dtype, shape: vec![], bytes: bytes.to_vec() }
+}
+
+/// The tensors of a training state, with the optimiser's tensors taken from `state` (those of
+/// the parameters' shapes, empty before the first step).
+fn training_tensors(
+    model: &mut (impl Parameters + ?Sized),
+    names: &[&str],
+    state: &OptimizerState,
+    epoch: usize,
+) -> BTreeMap<String, Tensor> {
+    let mut tensors: BTreeMap<String, Tensor> =
+        state_dict(model).into_iter().map(|(name, tensor)| (format!("model.{name}"), tensor)).collect();
+    let mut index = 0;
+    model.visit_parameters(&mut |p| {
+        for (slot, per_parameter) in names.iter().zip(&state.tensors) {
+            let values = per_parameter.get(index).map_or(&[][..], Vec::as_slice);
+            let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let tensor = Tensor { dtype: Dtype::F32, shape: parameter_shape(&p), bytes };
+            tensors.insert(format!("optimizer.{}.{}.{slot}", p.layer, p.name), tensor);
+        }
+        index += 1;
+    });
+    let steps = i64::try_from(state.steps).unwrap_or(i64::MAX);
+    tensors.insert("optimizer.steps".into(), scalar_tensor(Dtype::I64, steps.to_le_bytes()));
+    model.visit_random_state(&mut |r| {
+        tensors.insert(
+            format!("random.{}.generator", r.layer),
+            scalar_tensor(Dtype::U64, r.state.to_le_bytes()),
+        );
+    });
+    let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
+    tensors.insert("epoch".into(), scalar_tensor(Dtype::I64, epoch.to_le_bytes()));
+    tensors
+}
+
+/// Saves everything a training run needs to continue after `epoch` completed epochs: `model`
+/// (parameters, buffers, dropout generators), `optimizer`'s state and the epoch, to `path`
+/// (through a temporary file that is then renamed). See the module docs for the names.
+///
+/// # Errors
+/// [`Error::Write`] naming the file.
+pub fn save_training_state<O: Optimizer + ?Sized>(
+    path: &Path,
+    model: &mut (impl Parameters + ?Sized),
+    optimizer: &O,
+    epoch: usize,
+) -> Result<(), Error> {
+    let mut state = optimizer.state();
+    if state.tensors.iter().all(Vec::is_empty) {
+        // Before the first step there is nothing yet: save zeros of the parameters' shapes, which
+        // is what the first step starts from.
+        state.tensors.clear();
+    }
+    let mut tensors = training_tensors(model, optimizer.state_names(), &state, epoch);
+    if state.tensors.is_empty() {
+        tensors.retain(|name, _| !name.starts_with("optimizer.") || name == "optimizer.steps");
+    }
+    let metadata = HashMap::from([("optimizer".to_string(), optimizer.name().to_string())]);
+    write_file(&tensors, Some(metadata), path)
+}
+
+/// Loads a training state saved by [`save_training_state`] into `model` and `optimizer`, and
+/// returns the number of completed epochs, to continue from.
+///
+/// Everything is checked before anything changes: the optimiser's kind, and every tensor's
+/// presence, dtype and shape.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the file: unreadable, not safetensors, saved with another
+/// optimiser, or with tensors missing, extra, or of other shapes than the model's and the
+/// optimiser's (each named with both shapes).
+pub fn load_training_state<O: Optimizer + ?Sized>(
+    path: &Path,
+    model: &mut (impl Parameters + ?Sized),
+    optimizer: &mut O,
+) -> Result<usize, Error> {
+    let location = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(&location, format!("cannot read: {e}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| checkpoint_error(&location, format!("not a valid safetensors file: {e}")))?;
+    let saved_with =
+        metadata.metadata().as_ref().and_then(|m| m.get("optimizer")).cloned().unwrap_or_default();
+    if saved_with != optimizer.name() {
+        return Err(checkpoint_error(
+            &location,
+            format!("saved with the optimiser {saved_with:?}, but resuming with {:?}", optimizer.name()),
+        ));
+    }
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| checkpoint_error(&location, format!("not a valid safetensors file: {e}")))?;
+    let names = optimizer.state_names();
+    // Without optimiser tensors in the file, the run stopped before its first step.
+    let has_optimizer_tensors =
+        file.names().iter().any(|name| name.starts_with("optimizer.") && *name != "optimizer.steps");
+    let template = OptimizerState {
+        steps: 0,
+        tensors: if has_optimizer_tensors { vec![Vec::new(); names.len()] } else { Vec::new() },
+    };
+    let mut expected = training_tensors(model, names, &template, 0);
+    if !has_optimizer_tensors {
+        expected.retain(|name, _| !name.starts_with("optimizer.") || name == "optimizer.steps");
+    }
+    // The optimiser's tensors in `expected` are empty; only their dtypes and shapes matter here.
+    let problems = problems(&file, &expected, &location)?;
+    if !problems.is_empty() {
+        return Err(checkpoint_error(&location, problems.join("; ")));
+    }
+
+    let mut state =
+        OptimizerState { steps: u64::from_le_bytes(scalar(&file, "optimizer.steps")), tensors: Vec::new() };
+    if has_optimizer_tensors {
+        for slot in names {
+            let mut per_parameter = Vec::new();
+            model.visit_parameters(&mut |p| {
+                per_parameter.push(f32s(&file, &format!("optimizer.{}.{}.{slot}", p.layer, p.name)));
+            });
+            state.tensors.push(per_parameter);
+        }
+    } else {
+        state.tensors = vec![Vec::new(); names.len()];
+    }
+    optimizer.set_state(state)?;
+    copy_model_tensors(&file, model, "model.");
+    model.visit_random_state(&mut |r| {
+        *r.state = u64::from_le_bytes(scalar(&file, &format!("random.{}.generator", r.layer)))
+    });
+    let epoch = i64::from_le_bytes(scalar(&file, "epoch"));
+    usize::try_from(epoch).map_err(|_| checkpoint_error(&location, format!("`epoch` is {epoch}")))
 }

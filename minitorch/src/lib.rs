@@ -176,7 +176,8 @@
 //!
 //! # Training
 //!
-//! A step is forward, [`CrossEntropy`], backward, [`Sgd`], as in PyTorch — see [`Network`].
+//! A step is forward, [`CrossEntropy`], backward, and an [`Optimizer`] step ([`Sgd`], [`Adam`],
+//! [`AdamW`]), as in PyTorch — see [`Network`]. `train::fit` runs the whole loop with any optimiser.
 //! [`gradcheck`] checks any layer or network's backward pass against finite differences.
 
 extern crate self as minitorch;
@@ -201,13 +202,13 @@ pub mod train;
 pub use error::Error;
 pub use layers::{
     Activation, BatchNorm1d, Buffer, BufferValue, Dropout, Elementwise, GELU, Initialize, Layer, LeakyReLU,
-    Linear, Mode, Parameter, Parameters, ReLU, Sigmoid, Tanh,
+    Linear, Mode, Parameter, Parameters, RandomState, ReLU, Sigmoid, Tanh,
 };
 pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};
 pub use minitorch_macros::net;
 pub use network::Network;
-pub use optim::{Sgd, SgdConfig};
+pub use optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
 /// The `rand` this crate uses, so that generated code and users agree on its traits.
 pub use rand;
 
@@ -215,6 +216,6 @@ pub use rand;
 pub mod prelude {
     pub use crate::{
         Batch, BatchNorm1d, CrossEntropy, Dropout, Error, GELU, Layer, LeakyReLU, Linear, Mode, Network,
-        Parameters, ReLU, Sgd, SgdConfig, Sigmoid, Tanh, net, predicted_classes, softmax,
+        Optimizer, Parameters, ReLU, Sgd, SgdConfig, Sigmoid, Tanh, net, predicted_classes, softmax,
     };
 }

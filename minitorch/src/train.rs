@@ -1,9 +1,13 @@
-//! The training loop the workshop wrote by hand, for any `net!` classifier and any [`Dataset`]:
-//! shuffle, mini-batches of forward → cross-entropy → backward → SGD, then a validation pass,
-//! once per epoch; a non-finite loss stops it with an error.
+//! The training loop the workshop wrote by hand, for any `net!` classifier, any [`Optimizer`]
+//! and any [`Dataset`]: shuffle, mini-batches of forward → cross-entropy → backward → optimiser
+//! step, then a validation pass, once per epoch; a non-finite loss stops it with an error. A run
+//! can save its whole state after every epoch and be resumed from it, with the same result bit
+//! for bit as a run that was never stopped.
+//!
+//! Tests: `tests/training.rs`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -11,24 +15,47 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::data::Dataset;
-use crate::{Batch, CrossEntropy, Error, Mode, Network, Sgd, SgdConfig, predicted_classes};
+use crate::{Batch, CrossEntropy, Error, Mode, Network, Optimizer, checkpoint, predicted_classes};
 
 /// How to train.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainingConfig {
-    /// Passes over the training set.
+    /// Passes over the training set, in all.
     pub epochs: usize,
-    /// Images per SGD step.
+    /// Images per optimiser step.
     pub batch_size: usize,
-    /// The optimiser's settings.
-    pub optimizer: SgdConfig,
     /// Seeds the shuffling (the network's initialisation and dropout have their own seed).
     pub seed: u64,
     /// How the learning rate changes from epoch to epoch.
     pub schedule: Schedule,
+    /// Epochs already done: 0 for a new run; for a resumed run, what
+    /// [`checkpoint::load_training_state`] returned. Training continues with the next epoch.
+    pub completed_epochs: usize,
+    /// Stop after this epoch even if `epochs` is larger (the schedule still spans `epochs`); the
+    /// run can be resumed from its state file later. `None` runs to the end.
+    pub stop_after_epoch: Option<usize>,
+    /// Where to save the training state after every epoch (see
+    /// [`checkpoint::save_training_state`]), so that the run can be resumed; `None` saves
+    /// nothing.
+    pub state_file: Option<PathBuf>,
 }
 
-/// The learning rate per epoch, from the optimiser's `learning_rate` `η₀`.
+impl Default for TrainingConfig {
+    /// 10 epochs of batches of 64, seed 0, a constant learning rate, nothing saved.
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 64,
+            seed: 0,
+            schedule: Schedule::Constant,
+            completed_epochs: 0,
+            stop_after_epoch: None,
+            state_file: None,
+        }
+    }
+}
+
+/// The learning rate per epoch, from the optimiser's learning rate `η₀` when [`fit`] starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Schedule {
     /// `η₀` throughout.
@@ -112,8 +139,13 @@ pub enum Progress<'a> {
     EpochDone(&'a EpochMetrics),
 }
 
-/// Trains `network` on `train` for `config.epochs` epochs, validating on `validation` after each,
-/// and returns every epoch's metrics. The network is left in evaluation mode.
+/// Trains `network` with `optimizer` on `train` for the epochs of `config` not yet completed,
+/// validating on `validation` after each, and returns those epochs' metrics. The network is left
+/// in evaluation mode.
+///
+/// The optimiser's learning rate when `fit` starts is `η₀` of `config.schedule`; each epoch sets
+/// the optimiser's rate from it. The training images are shuffled anew each epoch, from
+/// `config.seed` and the epoch's number alone, so a resumed run sees the same batches.
 ///
 /// When the batch size does not divide the training set and leaves a final batch of a single
 /// image, that image is skipped for the epoch: batch normalisation cannot train on one sample.
@@ -122,9 +154,10 @@ pub enum Progress<'a> {
 /// [`Error::NonFiniteLoss`] when the loss stops being finite (the network then holds the
 /// parameters of that step, so save nothing from it); no training images; a batch size of 0, or
 /// of 1 for a network with batch normalisation; images of another size than the network's input;
-/// labels out of the network's range.
-pub fn fit<N, const IN: usize, const C: usize>(
+/// labels out of the network's range; a state file that cannot be written.
+pub fn fit<N, O, const IN: usize, const C: usize>(
     network: &mut N,
+    optimizer: &mut O,
     train: &Dataset,
     validation: &Dataset,
     config: &TrainingConfig,
@@ -132,16 +165,18 @@ pub fn fit<N, const IN: usize, const C: usize>(
 ) -> Result<Vec<EpochMetrics>, Error>
 where
     N: Network<IN, C> + Send,
+    O: Optimizer + Send + ?Sized,
 {
     // The loop runs on a thread of rayon's pool. Each large product is forked in two halves; a
     // fork from inside the pool costs less than one from outside it, which must hand both
     // halves to pool threads and wait (measured: 5–10% less time per epoch).
-    rayon::scope(|_| fit_here(network, train, validation, config, observe))
+    rayon::scope(|_| fit_here(network, optimizer, train, validation, config, observe))
 }
 
 /// [`fit`] on the current thread.
-fn fit_here<N, const IN: usize, const C: usize>(
+fn fit_here<N, O, const IN: usize, const C: usize>(
     network: &mut N,
+    optimizer: &mut O,
     train: &Dataset,
     validation: &Dataset,
     config: &TrainingConfig,
@@ -149,6 +184,7 @@ fn fit_here<N, const IN: usize, const C: usize>(
 ) -> Result<Vec<EpochMetrics>, Error>
 where
     N: Network<IN, C>,
+    O: Optimizer + ?Sized,
 {
     if config.batch_size == 0 {
         return Err(Error::EmptyBatch { what: "training (batch size 0)" });
@@ -156,18 +192,19 @@ where
     if train.is_empty() {
         return Err(Error::EmptyBatch { what: "training (no training images)" });
     }
-    let mut optimizer = Sgd::new(config.optimizer)?;
+    let initial_learning_rate = optimizer.learning_rate();
     let mut criterion = CrossEntropy::<C>::new();
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut order: Vec<usize> = Vec::with_capacity(train.len());
     let (mut inputs, mut labels) = (Batch::<IN>::zeros(0), Vec::with_capacity(config.batch_size));
     let mut history = Vec::with_capacity(config.epochs);
 
-    for epoch in 1..=config.epochs {
-        let learning_rate =
-            config.schedule.learning_rate(config.optimizer.learning_rate, epoch - 1, config.epochs);
+    let last_epoch = config.stop_after_epoch.map_or(config.epochs, |stop| stop.min(config.epochs));
+    for epoch in config.completed_epochs + 1..=last_epoch {
+        let learning_rate = config.schedule.learning_rate(initial_learning_rate, epoch - 1, config.epochs);
         optimizer.set_learning_rate(learning_rate)?;
-        order.shuffle(&mut rng);
+        order.clear();
+        order.extend(0..train.len());
+        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(config.seed, epoch)));
         let mut batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
         // A leftover single image would stop a network with batch normalisation; drop it.
         if config.batch_size > 1 && batches.last().is_some_and(|last| last.len() == 1) {
@@ -183,7 +220,7 @@ where
             correct += predicted_classes(logits).zip(&labels).filter(|(p, l)| p == *l).count();
             let loss = criterion.forward(logits, &labels)?;
             if !loss.is_finite() {
-                let learning_rate = optimizer.config().learning_rate;
+                let learning_rate = optimizer.learning_rate();
                 return Err(Error::NonFiniteLoss { loss, epoch, batch: index + 1, learning_rate });
             }
             network.zero_grad();
@@ -207,10 +244,18 @@ where
             validation_accuracy,
             seconds,
         };
+        if let Some(path) = &config.state_file {
+            checkpoint::save_training_state(path, network, optimizer, epoch)?;
+        }
         observe(Progress::EpochDone(&metrics));
         history.push(metrics);
     }
     Ok(history)
+}
+
+/// The shuffling seed of `epoch`, from the run's seed alone.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Mean cross-entropy and accuracy of `network` on `data`, in evaluation mode (the network is

@@ -13,17 +13,17 @@
 
 use std::fmt;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use crate::matrix::resize_batch;
-use crate::{Batch, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Layer, Mode, Parameter, Parameters, RandomState};
 
 /// Zeroes each of `N` features with probability `p` in training and scales the rest by
 /// `1/(1 − p)`; the identity in evaluation.
 ///
 /// The layer draws its masks from its own generator, seeded from the generator it was built
-/// with, so one seed fixes every mask of a run.
+/// with, so one seed fixes every mask of a run. The generator is SplitMix64, whose whole state
+/// is one 64-bit number that a training checkpoint keeps ([`Parameters::visit_random_state`]).
 ///
 /// ```
 /// use minitorch::{Batch, Dropout, Layer, Mode};
@@ -41,7 +41,8 @@ pub struct Dropout<const N: usize> {
     /// `m / (1 − p)`: 0 where dropped, `1/(1 − p)` where kept.
     scaled_mask: Batch<N>,
     mask_is_fixed: bool,
-    rng: SmallRng,
+    /// The SplitMix64 state.
+    generator: u64,
     last_mode: Mode,
     output: Batch<N>,
     grad_input: Batch<N>,
@@ -61,7 +62,7 @@ impl<const N: usize> Dropout<N> {
             probability,
             scaled_mask: Batch::zeros(0),
             mask_is_fixed: false,
-            rng: SmallRng::from_rng(rng),
+            generator: rng.next_u64(),
             last_mode: Mode::Eval,
             output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
@@ -98,14 +99,24 @@ impl<const N: usize> Dropout<N> {
         let keep = |bits: u64| if bits >= threshold { scale } else { 0.0 };
         let mut pairs = self.scaled_mask.as_mut_slice().chunks_exact_mut(2);
         for pair in &mut pairs {
-            let bits = self.rng.next_u64();
+            let bits = split_mix_64(&mut self.generator);
             pair[0] = keep(bits & 0xffff_ffff);
             pair[1] = keep(bits >> 32);
         }
         for last in pairs.into_remainder() {
-            *last = keep(self.rng.next_u64() >> 32);
+            *last = keep(split_mix_64(&mut self.generator) >> 32);
         }
     }
+}
+
+/// The next 64 random bits of SplitMix64 (Steele, Lea and Flood, 2014): a Weyl sequence through
+/// a mixing function; fast, and statistically sound for masks.
+fn split_mix_64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl<const N: usize> fmt::Debug for Dropout<N> {
@@ -119,6 +130,10 @@ impl<const N: usize> Parameters for Dropout<N> {
 
     fn parameter_count(&self) -> usize {
         0
+    }
+
+    fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
+        visit(RandomState { layer: 0, state: &mut self.generator });
     }
 }
 

@@ -102,6 +102,23 @@ impl Buffer<'_> {
     }
 }
 
+/// The state of a layer's random generator (dropout's masks), so that a resumed training run
+/// draws what an uninterrupted one would have.
+#[derive(Debug)]
+pub struct RandomState<'a> {
+    /// Index of the layer in its network, as for [`Parameter::layer`].
+    pub layer: usize,
+    /// The generator's 64-bit state.
+    pub state: &'a mut u64,
+}
+
+impl RandomState<'_> {
+    /// The same state, as found at index `layer` of a network.
+    pub fn in_layer(self, layer: usize) -> Self {
+        Self { layer, ..self }
+    }
+}
+
 /// Something with trainable parameters: a layer or a whole network.
 pub trait Parameters {
     /// Calls `visit` on every parameter, always in the same order (optimisers rely on it).
@@ -110,6 +127,10 @@ pub trait Parameters {
     /// Calls `visit` on every buffer a checkpoint must keep besides the parameters; none by
     /// default.
     fn visit_buffers(&mut self, _visit: &mut dyn FnMut(Buffer<'_>)) {}
+
+    /// Calls `visit` on the state of every random generator, which a training checkpoint keeps
+    /// (a model file does not: PyTorch has no such tensors); none by default.
+    fn visit_random_state(&mut self, _visit: &mut dyn FnMut(RandomState<'_>)) {}
 
     /// How many trainable numbers there are.
     fn parameter_count(&self) -> usize;

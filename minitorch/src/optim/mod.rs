@@ -1,0 +1,147 @@
+//! Optimisers: what turns accumulated gradients into parameter updates.
+//!
+//! Every optimiser implements [`Optimizer`], so the trainer ([`crate::train::fit`]), learning-rate
+//! schedules and resumable checkpoints work with any of them: [`Sgd`], [`Adam`] and [`AdamW`],
+//! each with PyTorch's formulas, defaults and argument checks. Tests: `tests/optimizers.rs`
+//! (PyTorch's values from `tests/fixtures/tiny_adam.json` and `tiny_net.json`, hand-computed
+//! steps, bad settings).
+
+mod adam;
+mod sgd;
+
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use sgd::{Sgd, SgdConfig};
+
+use crate::{Error, Parameters};
+
+/// An optimiser: updates a model's parameters from their accumulated gradients.
+///
+/// The trait is object-safe, so an optimiser chosen at run time works as `Box<dyn Optimizer>`.
+///
+/// ```
+/// use minitorch::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+/// use minitorch::prelude::*;
+/// use minitorch::rand::{SeedableRng, rngs::StdRng};
+///
+/// let mut layer = Linear::<2, 1>::new(&mut StdRng::seed_from_u64(0));
+/// let mut optimizers: Vec<Box<dyn Optimizer>> = vec![
+///     Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, ..SgdConfig::default() })?),
+///     Box::new(Adam::new(AdamConfig::default())?),
+/// ];
+/// for optimizer in &mut optimizers {
+///     let before = layer.bias[0];
+///     layer.bias_gradient[0] = 1.0;
+///     optimizer.step(&mut layer)?;
+///     assert!(layer.bias[0] < before, "{} steps down the gradient", optimizer.name());
+/// }
+/// # Ok::<(), minitorch::Error>(())
+/// ```
+pub trait Optimizer {
+    /// PyTorch's name for it: `"SGD"`, `"Adam"`, `"AdamW"`.
+    fn name(&self) -> &'static str;
+
+    /// Updates every parameter of `model` from its accumulated gradient.
+    ///
+    /// # Errors
+    /// [`Error::OptimizerModelMismatch`] if the optimiser's state was made for a model with other
+    /// parameter sizes.
+    fn step(&mut self, model: &mut dyn Parameters) -> Result<(), Error>;
+
+    /// The learning rate the next step uses.
+    fn learning_rate(&self) -> f32;
+
+    /// Changes the learning rate (for a schedule); the rest of the state is kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] for a negative or non-finite rate.
+    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), Error>;
+
+    /// The names of the tensors it keeps per parameter, as PyTorch's optimiser state names them
+    /// (`"momentum_buffer"`; `"exp_avg"`, `"exp_avg_sq"`); none for plain SGD.
+    fn state_names(&self) -> &'static [&'static str];
+
+    /// A copy of its state, for a checkpoint.
+    fn state(&self) -> OptimizerState;
+
+    /// Replaces its state with `state`, from a checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] if `state` holds other tensors than [`Optimizer::state_names`], or
+    /// a different number of them.
+    fn set_state(&mut self, state: OptimizerState) -> Result<(), Error>;
+}
+
+/// What an optimiser carries from step to step, besides its settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    /// Steps taken so far.
+    pub steps: u64,
+    /// For each name of [`Optimizer::state_names`], in that order, one tensor per parameter in
+    /// visiting order (each of the parameter's length); empty before the first step.
+    pub tensors: Vec<Vec<Vec<f32>>>,
+}
+
+/// Per-parameter tensors of one kind (a momentum buffer, a moment), in visiting order, made on
+/// the first step and checked against the model on every later one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PerParameter(pub(crate) Vec<Vec<f32>>);
+
+impl PerParameter {
+    /// Makes zero tensors of the parameters' sizes if there are none yet, or else checks that the
+    /// sizes still fit the model (without allocating).
+    pub(crate) fn prepare(&mut self, model: &mut dyn Parameters) -> Result<(), Error> {
+        if self.0.is_empty() {
+            model.visit_parameters(&mut |parameter| self.0.push(vec![0.0; parameter.value.len()]));
+            return Ok(());
+        }
+        let mut mismatch = None;
+        let mut index = 0;
+        model.visit_parameters(&mut |parameter| {
+            let expected = self.0.get(index).map_or(0, Vec::len);
+            if mismatch.is_none() && expected != parameter.value.len() {
+                mismatch =
+                    Some(Error::OptimizerModelMismatch { index, expected, found: parameter.value.len() });
+            }
+            index += 1;
+        });
+        if mismatch.is_none() && index < self.0.len() {
+            // The model has fewer parameters than the state.
+            mismatch = Some(Error::OptimizerModelMismatch { index, expected: self.0[index].len(), found: 0 });
+        }
+        mismatch.map_or(Ok(()), Err)
+    }
+}
+
+/// Checks that `state` holds `count` kinds of tensors, each for the same number of parameters.
+pub(crate) fn check_state_shape(
+    state: &OptimizerState,
+    names: &[&str],
+    optimizer: &str,
+) -> Result<(), Error> {
+    let parameters = state.tensors.first().map_or(0, Vec::len);
+    if state.tensors.len() != names.len() || state.tensors.iter().any(|tensors| tensors.len() != parameters) {
+        return Err(Error::Checkpoint {
+            location: format!("{optimizer} state"),
+            problem: format!(
+                "expected the tensors {names:?} for every parameter, found {} kinds for {:?} parameters",
+                state.tensors.len(),
+                state.tensors.iter().map(Vec::len).collect::<Vec<_>>()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The error for a setting outside its range.
+pub(crate) fn invalid(name: &'static str, value: f32, reason: &'static str) -> Error {
+    Error::InvalidHyperparameter { name, value, reason }
+}
+
+/// A learning rate or weight decay: finite and ≥ 0.
+pub(crate) fn check_non_negative(name: &'static str, value: f32) -> Result<(), Error> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(name, value, "must be finite and ≥ 0"))
+    }
+}
