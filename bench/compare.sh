@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # minitorch against PyTorch on this machine; prints a Markdown table (see bench/compare.py).
 #
-#   bench/compare.sh --install          # first time: PyTorch (CPU) and numpy into bench/.venv
+#   bench/compare.sh --install          # first time: PyTorch (CPU), numpy and safetensors into bench/.venv
 #   bench/compare.sh [--rounds N] [--epochs N] [--batches 64,128,256]
 #
 # PYTHON=/path/to/python uses another interpreter that has torch and numpy.
@@ -11,7 +11,7 @@ if [ "${1:-}" = "--install" ]; then
     shift
     python3 -m venv bench/.venv
     # The PyPI wheel; it also brings CUDA libraries (several GB) that the CPU run does not use.
-    bench/.venv/bin/pip install --quiet torch numpy
+    bench/.venv/bin/pip install --quiet torch numpy safetensors
 fi
 python=${PYTHON:-bench/.venv/bin/python}
 if ! "$python" -c "import torch, numpy" 2>/dev/null; then

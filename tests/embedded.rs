@@ -19,6 +19,6 @@ fn the_embedded_model_classifies_mnist_as_when_it_was_trained() {
     assert_eq!(network.mode(), Mode::Eval);
     let mnist = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"), 12_000, 0).unwrap();
     let (loss, accuracy) = evaluate(&mut network, &mnist.test, 1000).unwrap();
-    // README, "A default run": test_accuracy=0.9841.
-    assert!((accuracy - 0.9841).abs() < 1e-6, "test accuracy {accuracy}, loss {loss}");
+    // README, "A default run": test_accuracy=0.9849.
+    assert!((accuracy - 0.9849).abs() < 1e-6, "test accuracy {accuracy}, loss {loss}");
 }

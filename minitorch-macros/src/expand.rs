@@ -41,9 +41,9 @@ fn layer_type(layer: &CheckedLayer) -> TokenStream {
         LayerSource::BuiltIn { kind, .. } => {
             let name = format_ident!("{}", kind.type_name);
             if kind.shape == crate::kinds::ShapeRule::Map {
-                quote!(::minitorch::#name<#inputs, #outputs>)
+                quote!(::minitorch::layers::#name<#inputs, #outputs>)
             } else {
-                quote!(::minitorch::#name<#inputs>)
+                quote!(::minitorch::layers::#name<#inputs>)
             }
         }
         LayerSource::Custom(layer_type) => quote!(#layer_type),

@@ -15,7 +15,8 @@ pub struct LayerKind {
     pub arguments: &'static [Argument],
     /// How the output width follows from the input width.
     pub shape: ShapeRule,
-    /// The library type (under `::minitorch`), generic over `<N>` or `<IN, OUT>` by `shape`.
+    /// The library type (under `::minitorch::layers`), generic over `<N>` or `<IN, OUT>` by
+    /// `shape`.
     pub type_name: &'static str,
     /// Its constructor: `Type::constructor(number arguments…, rng?)`. Width arguments are in the
     /// type, not passed.

@@ -69,11 +69,7 @@ impl Default for AdamWConfig {
 /// assert!((layer.bias[0] - (before - 0.1)).abs() < 1e-6);
 /// # Ok::<(), minitorch::Error>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct Adam {
-    config: AdamConfig,
-    moments: Moments,
-}
+pub type Adam = AdamOptimizer<AdamConfig>;
 
 /// AdamW: Adam with decoupled weight decay (PyTorch's `AdamW`).
 ///
@@ -90,97 +86,112 @@ pub struct Adam {
 /// assert!((layer.bias[0] - 2.0 * (1.0 - 0.1 * 0.5)).abs() < 1e-6);
 /// # Ok::<(), minitorch::Error>(())
 /// ```
+pub type AdamW = AdamOptimizer<AdamWConfig>;
+
+/// [`Adam`] or [`AdamW`], by their settings `C`: the two differ only in how weight decay enters.
 #[derive(Clone, Debug)]
-pub struct AdamW {
-    config: AdamWConfig,
-    moments: Moments,
-}
-
-/// The state both share: the step count and the two moments per parameter.
-#[derive(Clone, Debug, Default)]
-struct Moments {
+pub struct AdamOptimizer<C> {
+    config: C,
     steps: u64,
-    first: PerParameter,
-    second: PerParameter,
+    /// `m` per parameter.
+    first_moments: PerParameter,
+    /// `v` per parameter.
+    second_moments: PerParameter,
 }
 
-/// How weight decay enters the update.
-#[derive(Clone, Copy, PartialEq)]
-enum WeightDecay {
-    /// Adam: `g ← g + λ·θ`.
-    AddedToGradient,
-    /// AdamW: `θ ← θ·(1 − η·λ)`.
-    Decoupled,
+/// What [`AdamOptimizer`] needs of its settings; implemented by [`AdamConfig`] and
+/// [`AdamWConfig`] only.
+pub trait AdamSettings: Clone + private::Sealed {
+    /// PyTorch's name of the optimiser.
+    const NAME: &'static str;
+    /// Whether weight decay is decoupled (AdamW) or an L2 term added to the gradient (Adam).
+    const DECOUPLED: bool;
+    /// `(η, (β₁, β₂), ε, λ)`.
+    fn values(&self) -> (f32, (f32, f32), f32, f32);
+    /// `η`, to change.
+    fn learning_rate_mut(&mut self) -> &mut f32;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::AdamConfig {}
+    impl Sealed for super::AdamWConfig {}
+}
+
+impl AdamSettings for AdamConfig {
+    const NAME: &'static str = "Adam";
+    const DECOUPLED: bool = false;
+    fn values(&self) -> (f32, (f32, f32), f32, f32) {
+        (self.learning_rate, self.betas, self.eps, self.weight_decay)
+    }
+    fn learning_rate_mut(&mut self) -> &mut f32 {
+        &mut self.learning_rate
+    }
+}
+
+impl AdamSettings for AdamWConfig {
+    const NAME: &'static str = "AdamW";
+    const DECOUPLED: bool = true;
+    fn values(&self) -> (f32, (f32, f32), f32, f32) {
+        (self.learning_rate, self.betas, self.eps, self.weight_decay)
+    }
+    fn learning_rate_mut(&mut self) -> &mut f32 {
+        &mut self.learning_rate
+    }
 }
 
 const STATE_NAMES: &[&str] = &["exp_avg", "exp_avg_sq"];
 
-/// PyTorch's checks: `η ≥ 0`, `ε > 0` (PyTorch allows 0, which divides by zero on a zero
-/// gradient), betas in `[0, 1)`, `λ ≥ 0`; all finite.
-fn check_settings(learning_rate: f32, betas: (f32, f32), eps: f32, weight_decay: f32) -> Result<(), Error> {
-    check_non_negative("learning_rate", learning_rate)?;
-    for (name, beta) in [("betas.0", betas.0), ("betas.1", betas.1)] {
-        if !(0.0..1.0).contains(&beta) {
-            return Err(invalid(name, beta, "must be in [0, 1)"));
+impl<C: AdamSettings> AdamOptimizer<C> {
+    /// An optimiser with these settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] naming the setting, as PyTorch checks them: a negative
+    /// or non-finite learning rate or weight decay, betas outside `[0, 1)`, `eps ≤ 0` (PyTorch
+    /// allows 0, which divides by zero on a zero gradient).
+    pub fn new(config: C) -> Result<Self, Error> {
+        let (learning_rate, betas, eps, weight_decay) = config.values();
+        check_non_negative("learning_rate", learning_rate)?;
+        for (name, beta) in [("betas.0", betas.0), ("betas.1", betas.1)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(invalid(name, beta, "must be in [0, 1)"));
+            }
         }
-    }
-    if !(eps.is_finite() && eps > 0.0) {
-        return Err(invalid("eps", eps, "must be finite and > 0"));
-    }
-    check_non_negative("weight_decay", weight_decay)
-}
-
-impl Adam {
-    /// An optimiser with these settings.
-    ///
-    /// # Errors
-    /// [`Error::InvalidHyperparameter`] naming the setting: a negative or non-finite learning
-    /// rate or weight decay, betas outside `[0, 1)`, `eps ≤ 0`.
-    pub fn new(config: AdamConfig) -> Result<Self, Error> {
-        check_settings(config.learning_rate, config.betas, config.eps, config.weight_decay)?;
-        Ok(Self { config, moments: Moments::default() })
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(invalid("eps", eps, "must be finite and > 0"));
+        }
+        check_non_negative("weight_decay", weight_decay)?;
+        Ok(Self {
+            config,
+            steps: 0,
+            first_moments: PerParameter::default(),
+            second_moments: PerParameter::default(),
+        })
     }
 
     /// The settings in use.
-    pub fn config(&self) -> &AdamConfig {
+    pub fn config(&self) -> &C {
         &self.config
     }
 }
 
-impl AdamW {
-    /// An optimiser with these settings.
-    ///
-    /// # Errors
-    /// As [`Adam::new`].
-    pub fn new(config: AdamWConfig) -> Result<Self, Error> {
-        check_settings(config.learning_rate, config.betas, config.eps, config.weight_decay)?;
-        Ok(Self { config, moments: Moments::default() })
+impl<C: AdamSettings> Optimizer for AdamOptimizer<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
     }
 
-    /// The settings in use.
-    pub fn config(&self) -> &AdamWConfig {
-        &self.config
-    }
-}
-
-impl Moments {
-    fn step(
-        &mut self,
-        model: &mut dyn Parameters,
-        (learning_rate, (beta1, beta2), eps, weight_decay): (f32, (f32, f32), f32, f32),
-        decay: WeightDecay,
-    ) -> Result<(), Error> {
-        self.first.prepare(model)?;
-        self.second.prepare(model)?;
+    fn step(&mut self, model: &mut dyn Parameters) -> Result<(), Error> {
+        let (learning_rate, (beta1, beta2), eps, weight_decay) = self.config.values();
+        self.first_moments.prepare(model)?;
+        self.second_moments.prepare(model)?;
         self.steps += 1;
         let step = i32::try_from(self.steps).unwrap_or(i32::MAX);
         let step_size = learning_rate / (1.0 - beta1.powi(step));
         let bias_correction2_sqrt = (1.0 - beta2.powi(step)).sqrt();
-        let (l2, shrink) = match decay {
-            WeightDecay::AddedToGradient => (weight_decay, 1.0),
-            WeightDecay::Decoupled => (0.0, 1.0 - learning_rate * weight_decay),
-        };
-        let mut moments = self.first.0.iter_mut().zip(self.second.0.iter_mut());
+        // Adam adds λ·θ to the gradient; AdamW shrinks θ by (1 − η·λ) instead.
+        let (l2, shrink) =
+            if C::DECOUPLED { (0.0, 1.0 - learning_rate * weight_decay) } else { (weight_decay, 1.0) };
+        let mut moments = self.first_moments.0.iter_mut().zip(self.second_moments.0.iter_mut());
         model.visit_parameters(&mut |parameter| {
             let (first, second) = moments.next().expect("prepare checked one moment per parameter");
             let entries = parameter
@@ -199,82 +210,33 @@ impl Moments {
         Ok(())
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState { steps: self.steps, tensors: vec![self.first.0.clone(), self.second.0.clone()] }
+    fn learning_rate(&self) -> f32 {
+        self.config.values().0
     }
 
-    fn set_state(&mut self, state: OptimizerState, optimizer: &str) -> Result<(), Error> {
-        check_state_shape(&state, STATE_NAMES, optimizer)?;
+    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), Error> {
+        check_non_negative("learning_rate", learning_rate)?;
+        *self.config.learning_rate_mut() = learning_rate;
+        Ok(())
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        STATE_NAMES
+    }
+
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            steps: self.steps,
+            tensors: vec![self.first_moments.0.clone(), self.second_moments.0.clone()],
+        }
+    }
+
+    fn set_state(&mut self, state: OptimizerState) -> Result<(), Error> {
+        check_state_shape(&state, STATE_NAMES, C::NAME)?;
         let mut tensors = state.tensors.into_iter();
         self.steps = state.steps;
-        self.first = PerParameter(tensors.next().unwrap_or_default());
-        self.second = PerParameter(tensors.next().unwrap_or_default());
+        self.first_moments = PerParameter(tensors.next().unwrap_or_default());
+        self.second_moments = PerParameter(tensors.next().unwrap_or_default());
         Ok(())
-    }
-}
-
-impl Optimizer for Adam {
-    fn name(&self) -> &'static str {
-        "Adam"
-    }
-
-    fn step(&mut self, model: &mut dyn Parameters) -> Result<(), Error> {
-        let AdamConfig { learning_rate, betas, eps, weight_decay } = self.config;
-        self.moments.step(model, (learning_rate, betas, eps, weight_decay), WeightDecay::AddedToGradient)
-    }
-
-    fn learning_rate(&self) -> f32 {
-        self.config.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), Error> {
-        check_non_negative("learning_rate", learning_rate)?;
-        self.config.learning_rate = learning_rate;
-        Ok(())
-    }
-
-    fn state_names(&self) -> &'static [&'static str] {
-        STATE_NAMES
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.moments.state()
-    }
-
-    fn set_state(&mut self, state: OptimizerState) -> Result<(), Error> {
-        self.moments.set_state(state, "Adam")
-    }
-}
-
-impl Optimizer for AdamW {
-    fn name(&self) -> &'static str {
-        "AdamW"
-    }
-
-    fn step(&mut self, model: &mut dyn Parameters) -> Result<(), Error> {
-        let AdamWConfig { learning_rate, betas, eps, weight_decay } = self.config;
-        self.moments.step(model, (learning_rate, betas, eps, weight_decay), WeightDecay::Decoupled)
-    }
-
-    fn learning_rate(&self) -> f32 {
-        self.config.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), Error> {
-        check_non_negative("learning_rate", learning_rate)?;
-        self.config.learning_rate = learning_rate;
-        Ok(())
-    }
-
-    fn state_names(&self) -> &'static [&'static str] {
-        STATE_NAMES
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.moments.state()
-    }
-
-    fn set_state(&mut self, state: OptimizerState) -> Result<(), Error> {
-        self.moments.set_state(state, "AdamW")
     }
 }

@@ -9,7 +9,7 @@
 mod adam;
 mod sgd;
 
-pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use adam::{Adam, AdamConfig, AdamOptimizer, AdamSettings, AdamW, AdamWConfig};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::{Error, Parameters};

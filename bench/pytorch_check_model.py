@@ -1,0 +1,38 @@
+"""Loads a minitorch `mlp` checkpoint into PyTorch and compares predictions.
+
+Run from the repo root: bench/.venv/bin/python bench/pytorch_check_model.py MODEL PREDICTIONS_CSV
+where PREDICTIONS_CSV comes from `mnist_mlp --predict data/mnist/t10k-images-idx3-ubyte.gz --model
+MODEL`. Loads MODEL with `load_state_dict(strict=True)` into the same `nn.Sequential`, classifies
+the 10,000 MNIST test images normalised as minitorch does (the statistics of the training file),
+and prints PyTorch's test accuracy and how many predictions differ from minitorch's.
+"""
+import gzip
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+
+def idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+model_path, predictions_path = sys.argv[1], sys.argv[2]
+model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+model.load_state_dict(load_file(model_path), strict=True)
+model.eval()
+train = idx("data/mnist/train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
+mean, std = train.mean(), train.std()
+images = (idx("data/mnist/t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255 - mean) / std
+labels = idx("data/mnist/t10k-labels-idx1-ubyte.gz")
+with torch.no_grad():
+    predicted = model(torch.from_numpy(images.astype(np.float32))).argmax(1).numpy()
+ours = np.loadtxt(predictions_path, delimiter=",", skiprows=1, dtype=np.int64)[:, 1]
+print(f"torch {torch.__version__}: strict load ok, test accuracy {(predicted == labels).mean():.4f}, "
+      f"{(predicted != ours).sum()} of {len(ours)} predictions differ from minitorch's")

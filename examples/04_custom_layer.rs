@@ -1,0 +1,141 @@
+//! Step 4 of the learning path: write your own layer, check its derivatives, and train with it.
+//!
+//! The layer is PReLU: a leaky ReLU whose negative slope `aᵢ` is learnt, one per feature
+//! (PyTorch's `nn.PReLU(N)`, whose state dict holds the slopes as `weight [N]`):
+//!
+//! ```text
+//! forward:   yᵢ = xᵢ            if xᵢ > 0,   aᵢ·xᵢ   otherwise
+//! backward:  ∂L/∂xᵢ = gᵢ        if xᵢ > 0,   aᵢ·gᵢ   otherwise
+//!            ∂L/∂aᵢ = Σ over the batch of gᵢ·xᵢ where xᵢ ≤ 0
+//! ```
+//!
+//! It implements `Layer` (forward, backward), `Parameters` (its slopes and their gradient) and
+//! `Initialize` (slopes start at PyTorch's 0.25), and joins a layer list as `PReLU<128>: 128 ->
+//! 128`. `gradcheck::check_layer` compares its backward with finite differences before it trains.
+//!
+//! Run: `cargo run --release --example 04_custom_layer`. Next: `mnist_mlp`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use minitorch::data::Mnist;
+use minitorch::gradcheck::{GradientCheck, check_layer};
+use minitorch::optim::{Adam, AdamConfig};
+use minitorch::prelude::*;
+use minitorch::rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
+use minitorch::train::{TrainingConfig, evaluate, fit};
+use minitorch::{HeapMatrix, Initialize, Parameter, checkpoint};
+
+/// A ReLU with a learnt slope for negative inputs, per feature.
+#[derive(Clone, Debug)]
+struct PReLU<const N: usize> {
+    slopes: HeapMatrix<N, 1>,
+    slopes_gradient: HeapMatrix<N, 1>,
+    output: Batch<N>,
+    grad_input: Batch<N>,
+}
+
+impl<const N: usize> Initialize for PReLU<N> {
+    fn initialize(_rng: &mut impl Rng) -> Self {
+        PReLU {
+            slopes: HeapMatrix::from_fn(|_, _| 0.25),
+            slopes_gradient: HeapMatrix::zeros(),
+            output: Batch::zeros(0),
+            grad_input: Batch::zeros(0),
+        }
+    }
+}
+
+impl<const N: usize> Parameters for PReLU<N> {
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+        let (value, gradient) = (self.slopes.as_mut_slice(), self.slopes_gradient.as_mut_slice());
+        visit(Parameter { layer: 0, name: "weight", rows: N, columns: 1, value, gradient });
+    }
+
+    fn parameter_count(&self) -> usize {
+        N
+    }
+}
+
+impl<const N: usize> Layer<N, N> for PReLU<N> {
+    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
+        self.output = Batch::from_fn(input.ncols(), |i, s| {
+            let x = input[(i, s)];
+            if x > 0.0 { x } else { self.slopes[i] * x }
+        });
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<N> {
+        &self.output
+    }
+
+    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        self.grad_input = Batch::zeros(grad_output.ncols());
+        for s in 0..input.ncols() {
+            for i in 0..N {
+                let (x, g) = (input[(i, s)], grad_output[(i, s)]);
+                if x > 0.0 {
+                    self.grad_input[(i, s)] = g;
+                } else {
+                    self.grad_input[(i, s)] = self.slopes[i] * g;
+                    self.slopes_gradient[i] += g * x;
+                }
+            }
+        }
+        &self.grad_input
+    }
+}
+
+net! {
+    struct WithPReLU< Linear(784, 128), PReLU<128>: 128 -> 128, Linear(128, 10) >
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
+    // 1. Check the derivatives on its own, with slopes away from their start.
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut layer = PReLU::<16>::initialize(&mut rng);
+    layer.slopes.iter_mut().for_each(|a| *a = rng.random_range(0.0..0.5));
+    let input = Batch::<16>::from_fn(8, |_, _| rng.random_range(-2.0..2.0));
+    let report = check_layer(&layer, &input, Mode::Train, GradientCheck::default());
+    println!("gradient check: {report}");
+    if !report.passed(1e-2) {
+        return Err(Error::Data {
+            path: "PReLU".into(),
+            problem: "backward disagrees with finite differences".into(),
+        });
+    }
+
+    // 2. Train a network that uses it, with the library's loop.
+    let data = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"), 12_000, 0)?;
+    let train = data.train.subset(&(0..12_000).collect::<Vec<_>>());
+    let mut net = WithPReLU::new(&mut rng);
+    let mut adam = Adam::new(AdamConfig::default())?;
+    let config = TrainingConfig { epochs: 2, ..TrainingConfig::default() };
+    for m in fit(&mut net, &mut adam, &train, &data.validation, &config, |_| {})? {
+        println!("epoch {}: validation accuracy {:.4}", m.epoch, m.validation_accuracy);
+    }
+    let (_, accuracy) = evaluate(&mut net, &data.test, 1000)?;
+    let slopes = net.layer1.slopes.as_slice();
+    let mean = slopes.iter().sum::<f32>() / slopes.len() as f32;
+    println!("test accuracy {accuracy:.4}; the learnt slopes average {mean:.3} (they started at 0.25)");
+
+    // 3. Its slopes are saved and loaded like any parameter, named as PyTorch would: `1.weight`.
+    let mut names = Vec::new();
+    net.visit_parameters(&mut |p| names.push(format!("{}.{} {:?}", p.layer, p.name, [p.rows, p.columns])));
+    println!("checkpoint tensors: {}", names.join(", "));
+    let mut copy = WithPReLU::new(&mut rng);
+    checkpoint::load_bytes(&mut copy, &checkpoint::to_bytes(&mut net)?)?;
+    assert_eq!(*copy.layer1.slopes, *net.layer1.slopes);
+    Ok(())
+}
