@@ -405,6 +405,7 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     if !arguments.compare {
         let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name()));
         if arguments.resume.is_none() {
+            optimizer(arguments)?; // refuses bad settings before anything is written
             std::fs::create_dir_all(&out)
                 .map_err(|e| Error::Write { path: out.clone(), problem: e.to_string() })?;
             write_arguments(arguments, &out)?;

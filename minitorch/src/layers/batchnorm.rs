@@ -20,6 +20,9 @@
 //! ∂L/∂x = γ / (B·√(σ² + ε)) · (B·g − Σ g − x̂·Σ g·x̂)      (training: μ, σ² depend on x)
 //! ∂L/∂x = γ / √(running_var + ε) · g                        (evaluation: an affine map)
 //! ```
+//!
+//! Tests: `tests/gradcheck.rs` (finite differences in both modes), `tests/parity.rs` (PyTorch's
+//! values and running statistics), `tests/network.rs` (batch-size errors).
 
 use std::fmt;
 

@@ -10,6 +10,10 @@
 //! in evaluation, is what PyTorch does: inference then costs nothing.
 //!
 //! Backward: `∂L/∂x = ∂L/∂y ⊙ m / (1 − p)` in training, `∂L/∂x = ∂L/∂y` in evaluation.
+//!
+//! Tests: `tests/gradcheck.rs` (finite differences), `tests/network.rs` (drop rate, scale, modes),
+//! `tests/parity.rs` (PyTorch's values with PyTorch's mask), `tests/training.rs` (a resumed run
+//! draws the same masks).
 
 use std::fmt;
 

@@ -14,6 +14,9 @@
 //!
 //! Initialisation follows PyTorch's `nn.Linear`: every weight and bias is drawn from
 //! `U(−1/√IN, 1/√IN)`.
+//!
+//! Tests: `tests/gradcheck.rs` (finite differences), `tests/parity.rs` (PyTorch's values),
+//! `tests/network.rs` (initialisation).
 
 use std::fmt;
 
