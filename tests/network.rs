@@ -194,3 +194,10 @@ fn debug_output_shows_the_architecture_not_the_numbers() {
          dropout3: Dropout<16>(0.5), linear4: Linear<16, 3>, mode: Eval }"
     );
 }
+
+#[test]
+fn predictions_take_the_first_of_equal_logits_as_pytorchs_argmax_does() {
+    let logits = Batch::<3>::from_column_slice(&[0.5, 0.5, 0.1, -1.0, 2.0, 2.0, 0.0, 0.0, 0.0]);
+    assert_eq!(predicted_classes(&logits).collect::<Vec<_>>(), vec![0, 1, 0]);
+    assert_eq!(format!("{:?}", CrossEntropy::<10>::new()), "CrossEntropy<10>");
+}

@@ -160,20 +160,18 @@ fn check_built_in(call: &LayerCall, width: Option<usize>) -> Result<CheckedLayer
         return Err((Error::new_spanned(call, message), None));
     }
     let written: Vec<&Expr> = call.arguments.iter().flat_map(|(_, a)| a.iter()).collect();
-    let mut widths = Vec::new();
-    let mut numbers = Vec::new();
-    for (argument, expression) in
-        kind.arguments.iter().zip(written.iter().map(Some).chain(std::iter::repeat(None)))
-    {
-        match (argument.kind, expression) {
+    // Widths go into the layer's type, numbers to its constructor.
+    let (mut widths, mut numbers) = (Vec::new(), Vec::new());
+    for (position, argument) in kind.arguments.iter().enumerate() {
+        match (argument.kind, written.get(position)) {
             (ArgumentKind::Width, Some(expression)) => {
                 widths.push(width_argument(expression).map_err(|e| (e, None))?)
             }
-            (ArgumentKind::Width, None) => unreachable!("widths have no default"),
-            (_, None) => numbers.push(argument.default.expect("a left-out argument has a default")),
             (number_kind, Some(expression)) => {
                 numbers.push(number_argument(expression, number_kind, kind).map_err(|e| (e, None))?)
             }
+            // The count check above lets only arguments with a default be left out.
+            (_, None) => numbers.push(argument.default.expect("a left-out argument has a default")),
         }
     }
     let source = call.source();
