@@ -49,7 +49,15 @@ impl<const N: usize> Initialize for PReLU<N> {
 impl<const N: usize> Parameters for PReLU<N> {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         let (value, gradient) = (self.slopes.as_mut_slice(), self.slopes_gradient.as_mut_slice());
-        visit(Parameter { layer: 0, name: "weight", rows: N, columns: 1, value, gradient });
+        visit(Parameter {
+            layer: 0,
+            name: "weight",
+            rows: N,
+            columns: 1,
+            pytorch_shape: None,
+            value,
+            gradient,
+        });
     }
 
     fn parameter_count(&self) -> usize {

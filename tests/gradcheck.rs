@@ -5,7 +5,7 @@ use minitorch::gradcheck::{GradientCheck, GradientReport, check_layer, check_net
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
-use minitorch::{HeapMatrix, Parameter};
+use minitorch::{BatchNorm2d, Conv2d, HeapMatrix, MaxPool2d, Parameter};
 
 const TOLERANCE: f64 = 1e-2;
 
@@ -45,6 +45,43 @@ fn every_activation() {
     assert_passed("Sigmoid", check_layer(&Sigmoid::<7>::new(), &input, Mode::Train, check));
     assert_passed("Tanh", check_layer(&Tanh::<7>::new(), &input, Mode::Train, check));
     assert_passed("GELU", check_layer(&GELU::<7>::new(), &input, Mode::Train, check));
+}
+
+#[test]
+fn convolution_with_stride_and_padding() {
+    // 2 channels of 5×5 → 3 channels, kernel 3, stride 2, padding 1: 3×3 outputs.
+    let layer = Conv2d::<2, 3, 3, 2, 1, 5, 5, 50, 27>::new(&mut StdRng::seed_from_u64(18));
+    let check = GradientCheck::default();
+    assert_passed("Conv2d", check_layer(&layer, &random_batch::<50>(3, 19), Mode::Train, check));
+    // Stride 1 without padding, a kernel as large as the image on one side.
+    let layer = Conv2d::<1, 2, 3, 1, 0, 3, 4, 12, 4>::new(&mut StdRng::seed_from_u64(20));
+    assert_passed("Conv2d 3×4", check_layer(&layer, &random_batch::<12>(2, 21), Mode::Train, check));
+}
+
+#[test]
+fn max_pooling_on_an_odd_size() {
+    // 2 channels of 5×5, windows of 2: the last row and column are left out (floor).
+    let layer = MaxPool2d::<2, 2, 2, 5, 5, 50, 8>::new();
+    let report = check_layer(&layer, &random_batch::<50>(3, 22), Mode::Train, GradientCheck::default());
+    assert_passed("MaxPool2d", report);
+    // Overlapping windows: stride 1.
+    let layer = MaxPool2d::<1, 2, 1, 3, 3, 9, 4>::new();
+    let report = check_layer(&layer, &random_batch::<9>(2, 23), Mode::Train, GradientCheck::default());
+    assert_passed("MaxPool2d overlapping", report);
+}
+
+#[test]
+fn batchnorm2d_in_training_and_evaluation() {
+    let mut layer = BatchNorm2d::<3, 12>::new();
+    let mut rng = StdRng::seed_from_u64(24);
+    layer.weight.iter_mut().for_each(|w| *w = rng.random_range(0.5..1.5));
+    layer.bias.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5));
+    layer.running_mean.iter_mut().for_each(|m| *m = rng.random_range(-0.5..0.5));
+    layer.running_var.iter_mut().for_each(|v| *v = rng.random_range(0.5..2.0));
+    let input = random_batch::<12>(3, 25);
+    for mode in [Mode::Train, Mode::Eval] {
+        assert_passed(&format!("BatchNorm2d {mode:?}"), check_layer(&layer, &input, mode, GradientCheck::default()));
+    }
 }
 
 #[test]
@@ -143,7 +180,7 @@ struct Scale {
 impl Parameters for Scale {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         let (value, gradient) = (self.s.as_mut_slice(), self.s_gradient.as_mut_slice());
-        visit(Parameter { layer: 0, name: "s", rows: 1, columns: 1, value, gradient });
+        visit(Parameter { layer: 0, name: "s", rows: 1, columns: 1, pytorch_shape: None, value, gradient });
     }
 
     fn parameter_count(&self) -> usize {

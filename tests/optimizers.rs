@@ -236,6 +236,35 @@ fn state_moves_between_optimisers_and_is_checked() {
     assert!(second.set_state(broken).is_err());
     let error = first.step(&mut Linear::<3, 3>::new(&mut rng(0))).unwrap_err();
     assert_eq!(error, Error::OptimizerModelMismatch { index: 0, expected: 6, found: 9 });
+    // A model with the first parameter alike but fewer parameters.
+    let mut weight_only = WeightOnly { value: vec![0.0; 6], gradient: vec![0.0; 6] };
+    let error = first.step(&mut weight_only).unwrap_err();
+    assert_eq!(error, Error::OptimizerModelMismatch { index: 1, expected: 3, found: 0 });
+}
+
+/// One parameter of 6 values: the weight of a `Linear<2, 3>` without its bias.
+struct WeightOnly {
+    value: Vec<f32>,
+    gradient: Vec<f32>,
+}
+
+impl Parameters for WeightOnly {
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(minitorch::Parameter<'_>)) {
+        let (value, gradient) = (&mut self.value[..], &mut self.gradient[..]);
+        visit(minitorch::Parameter {
+            layer: 0,
+            name: "weight",
+            rows: 3,
+            columns: 2,
+            pytorch_shape: None,
+            value,
+            gradient,
+        });
+    }
+
+    fn parameter_count(&self) -> usize {
+        6
+    }
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! {i}.num_batches_tracked  []  int64                                   BatchNorm1d
 //! ```
 //!
+//! A layer may give a parameter another PyTorch shape of the same size
+//! ([`Parameter::pytorch_shape`]): the file holds that shape, with the values in the same order.
+//!
 //! Indices count every layer, ReLU and Dropout included, as `nn.Sequential` does. A load checks
 //! every tensor's presence, dtype and shape before it changes anything, and reports every
 //! mismatch at once.
@@ -62,9 +65,14 @@ struct Tensor {
     bytes: Vec<u8>,
 }
 
-/// PyTorch's shape of a parameter: vectors are 1-D.
+/// PyTorch's shape of a parameter: vectors are 1-D, and a layer may give another shape of the
+/// same size (a convolution's weight is 4-D).
 fn parameter_shape(p: &Parameter<'_>) -> Vec<usize> {
-    if p.columns == 1 { vec![p.rows] } else { vec![p.rows, p.columns] }
+    match p.pytorch_shape {
+        Some(shape) => shape.to_vec(),
+        None if p.columns == 1 => vec![p.rows],
+        None => vec![p.rows, p.columns],
+    }
 }
 
 /// Every tensor of `model`, by PyTorch name, in PyTorch's layout.

@@ -1,28 +1,32 @@
-//! Batch normalisation over the batch dimension, per feature (PyTorch's `nn.BatchNorm1d`).
+//! Batch normalisation per channel: PyTorch's `nn.BatchNorm1d` (a channel is a feature) and
+//! `nn.BatchNorm2d` (a channel is an image plane; its statistics run over the batch and every
+//! position of the plane).
 //!
-//! Forward in training, for each feature over the `B` samples of the batch:
+//! Forward in training, for each channel over its `M` values in the batch (`M` = samples, or
+//! samples × height × width):
 //!
 //! ```text
-//! μ = (1/B) Σ x         σ² = (1/B) Σ (x − μ)²        (biased, to normalise)
+//! μ = (1/M) Σ x         σ² = (1/M) Σ (x − μ)²        (biased, to normalise)
 //! x̂ = (x − μ) / √(σ² + ε)
 //! y = γ·x̂ + β
 //! running_mean ← (1 − m)·running_mean + m·μ
-//! running_var  ← (1 − m)·running_var  + m·σ²·B/(B − 1)   (unbiased)
+//! running_var  ← (1 − m)·running_var  + m·σ²·M/(M − 1)   (unbiased)
 //! ```
 //!
 //! with `ε = 1e-5`, `m = 0.1`. In evaluation, `μ` and `σ²` are the running statistics and
 //! nothing is updated.
 //!
-//! Backward, given `g = ∂L/∂y`, sums over the batch:
+//! Backward, given `g = ∂L/∂y`, sums over the channel's `M` values:
 //!
 //! ```text
 //! ∂L/∂β = Σ g        ∂L/∂γ = Σ g·x̂
-//! ∂L/∂x = γ / (B·√(σ² + ε)) · (B·g − Σ g − x̂·Σ g·x̂)      (training: μ, σ² depend on x)
+//! ∂L/∂x = γ / (M·√(σ² + ε)) · (M·g − Σ g − x̂·Σ g·x̂)      (training: μ, σ² depend on x)
 //! ∂L/∂x = γ / √(running_var + ε) · g                        (evaluation: an affine map)
 //! ```
 //!
-//! Tests: `tests/gradcheck.rs` (finite differences in both modes), `tests/parity.rs` (PyTorch's
-//! values and running statistics), `tests/network.rs` (batch-size errors).
+//! Tests: `tests/gradcheck.rs` (finite differences in both modes), `tests/parity.rs` and
+//! `tests/cnn.rs` (PyTorch's values and running statistics), `tests/network.rs` (batch-size
+//! errors).
 
 use std::fmt;
 
@@ -34,7 +38,7 @@ pub const EPSILON: f32 = 1e-5;
 /// PyTorch's default `momentum` for the running statistics.
 pub const MOMENTUM: f32 = 0.1;
 
-/// Normalises each of `N` features over the batch, then scales by `γ` and shifts by `β`.
+/// Batch normalisation of `N` features, each its own channel (PyTorch's `nn.BatchNorm1d(N)`).
 ///
 /// ```
 /// use minitorch::{Batch, BatchNorm1d, Layer, Mode};
@@ -45,45 +49,72 @@ pub const MOMENTUM: f32 = 0.1;
 /// assert!((norm.running_mean[0] - 0.2).abs() < 1e-6);
 /// assert!((norm.running_var[0] - 1.1).abs() < 1e-6);
 /// ```
+pub type BatchNorm1d<const N: usize> = BatchNorm<N, N>;
+
+/// Batch normalisation of `CHANNELS` image planes making up `N` numbers per sample (PyTorch's
+/// `nn.BatchNorm2d(CHANNELS)`); `N` must be a multiple of `CHANNELS`, checked when the layer is
+/// built.
+///
+/// ```
+/// use minitorch::{Batch, BatchNorm2d, Layer, Mode};
+/// // 2 channels of 2 positions: statistics of channel 0 over [1, 3] and [5, 7] of both samples.
+/// let mut norm = BatchNorm2d::<2, 4>::new();
+/// let batch = Batch::<4>::from_column_slice(&[1.0, 3.0, 0.0, 0.0, 5.0, 7.0, 0.0, 0.0]);
+/// norm.forward(&batch, Mode::Train);
+/// assert!((norm.running_mean[0] - 0.4).abs() < 1e-6 && norm.running_mean[1] == 0.0);
+/// ```
+pub type BatchNorm2d<const CHANNELS: usize, const N: usize> = BatchNorm<CHANNELS, N>;
+
+/// Normalises each of `CHANNELS` channels over the batch (and over its positions, when `N` is
+/// larger than `CHANNELS`), then scales by `γ` and shifts by `β`. See [`BatchNorm1d`] and
+/// [`BatchNorm2d`].
 #[derive(Clone)]
-pub struct BatchNorm1d<const N: usize> {
+pub struct BatchNorm<const CHANNELS: usize, const N: usize> {
     /// `γ` (PyTorch's `weight`), initially 1.
-    pub weight: HeapMatrix<N, 1>,
+    pub weight: HeapMatrix<CHANNELS, 1>,
     /// `β` (PyTorch's `bias`), initially 0.
-    pub bias: HeapMatrix<N, 1>,
+    pub bias: HeapMatrix<CHANNELS, 1>,
     /// `∂L/∂γ`, accumulated.
-    pub weight_gradient: HeapMatrix<N, 1>,
+    pub weight_gradient: HeapMatrix<CHANNELS, 1>,
     /// `∂L/∂β`, accumulated.
-    pub bias_gradient: HeapMatrix<N, 1>,
+    pub bias_gradient: HeapMatrix<CHANNELS, 1>,
     /// Running mean used in evaluation, initially 0.
-    pub running_mean: HeapMatrix<N, 1>,
+    pub running_mean: HeapMatrix<CHANNELS, 1>,
     /// Running (unbiased) variance used in evaluation, initially 1.
-    pub running_var: HeapMatrix<N, 1>,
+    pub running_var: HeapMatrix<CHANNELS, 1>,
     /// How many training batches updated the running statistics.
     pub num_batches_tracked: u64,
     /// `x̂` of the last forward.
     normalized: Batch<N>,
     /// `1/√(σ² + ε)` of the last forward.
-    inverse_std: HeapMatrix<N, 1>,
+    inverse_std: HeapMatrix<CHANNELS, 1>,
     /// Scratch: batch mean, then `Σ g`.
-    sum: HeapMatrix<N, 1>,
+    sum: HeapMatrix<CHANNELS, 1>,
     /// Scratch: `Σ g·x̂`.
-    sum_product: HeapMatrix<N, 1>,
+    sum_product: HeapMatrix<CHANNELS, 1>,
     last_mode: Mode,
     output: Batch<N>,
     grad_input: Batch<N>,
 }
 
-impl<const N: usize> Default for BatchNorm1d<N> {
+impl<const CHANNELS: usize, const N: usize> Default for BatchNorm<CHANNELS, N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> BatchNorm1d<N> {
-    /// A layer initialised as PyTorch's `nn.BatchNorm1d(N)`: `γ = 1`, `β = 0`, running mean 0,
-    /// running variance 1.
+impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
+    /// Numbers per channel in one sample: 1 for `BatchNorm1d`, height × width for `BatchNorm2d`.
+    const PLANE: usize = N / CHANNELS;
+    /// The geometry, checked where the layer is built.
+    const GEOMETRY: () = assert!(
+        CHANNELS > 0 && N.is_multiple_of(CHANNELS),
+        "BatchNorm: N must be a positive multiple of CHANNELS"
+    );
+
+    /// A layer initialised as PyTorch's: `γ = 1`, `β = 0`, running mean 0, running variance 1.
     pub fn new() -> Self {
+        let () = Self::GEOMETRY;
         Self {
             weight: HeapMatrix::from_fn(|_, _| 1.0),
             bias: HeapMatrix::zeros(),
@@ -102,27 +133,33 @@ impl<const N: usize> BatchNorm1d<N> {
         }
     }
 
+    /// Calls `f(channel, plane)` for every channel's plane of every sample of `batch`.
+    fn planes(batch: &[f32], mut f: impl FnMut(usize, &[f32])) {
+        for sample in batch.chunks_exact(N) {
+            for (channel, plane) in sample.chunks_exact(Self::PLANE).enumerate() {
+                f(channel, plane);
+            }
+        }
+    }
+
     /// Sets `sum` to the batch mean and `inverse_std` from the biased batch variance, and updates
     /// the running statistics.
     fn batch_statistics(&mut self, input: &Batch<N>) {
-        let batch = input.ncols() as f32;
+        let count = (input.ncols() * Self::PLANE) as f32;
         let mean = self.sum.as_mut_slice();
         mean.fill(0.0);
-        for column in input.as_slice().chunks_exact(N) {
-            mean.iter_mut().zip(column).for_each(|(m, &x)| *m += x);
-        }
-        mean.iter_mut().for_each(|m| *m /= batch);
+        Self::planes(input.as_slice(), |channel, plane| mean[channel] += plane.iter().sum::<f32>());
+        mean.iter_mut().for_each(|m| *m /= count);
         // The variance goes through `inverse_std` before it becomes one.
         let variance = self.inverse_std.as_mut_slice();
         variance.fill(0.0);
-        for column in input.as_slice().chunks_exact(N) {
-            for ((v, &m), &x) in variance.iter_mut().zip(&*mean).zip(column) {
-                *v += (x - m) * (x - m);
-            }
-        }
-        variance.iter_mut().for_each(|v| *v /= batch);
+        Self::planes(input.as_slice(), |channel, plane| {
+            let m = mean[channel];
+            variance[channel] += plane.iter().map(|&x| (x - m) * (x - m)).sum::<f32>();
+        });
+        variance.iter_mut().for_each(|v| *v /= count);
 
-        let unbiased = batch / (batch - 1.0);
+        let unbiased = count / (count - 1.0);
         for (running, &m) in self.running_mean.iter_mut().zip(&*mean) {
             *running = (1.0 - MOMENTUM) * *running + MOMENTUM * m;
         }
@@ -134,34 +171,38 @@ impl<const N: usize> BatchNorm1d<N> {
     }
 }
 
-impl<const N: usize> fmt::Debug for BatchNorm1d<N> {
+impl<const CHANNELS: usize, const N: usize> fmt::Debug for BatchNorm<CHANNELS, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BatchNorm1d<{N}> {{ num_batches_tracked: {} }}", self.num_batches_tracked)
+        if CHANNELS == N {
+            write!(f, "BatchNorm1d<{N}>")?;
+        } else {
+            write!(f, "BatchNorm2d<{CHANNELS}, {N}>")?;
+        }
+        write!(f, " {{ num_batches_tracked: {} }}", self.num_batches_tracked)
     }
 }
 
-impl<const N: usize> Parameters for BatchNorm1d<N> {
+impl<const CHANNELS: usize, const N: usize> Parameters for BatchNorm<CHANNELS, N> {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        visit(Parameter {
-            layer: 0,
-            name: "weight",
-            rows: N,
-            columns: 1,
-            value: self.weight.as_mut_slice(),
-            gradient: self.weight_gradient.as_mut_slice(),
-        });
-        visit(Parameter {
-            layer: 0,
-            name: "bias",
-            rows: N,
-            columns: 1,
-            value: self.bias.as_mut_slice(),
-            gradient: self.bias_gradient.as_mut_slice(),
-        });
+        let parameters = [
+            ("weight", self.weight.as_mut_slice(), self.weight_gradient.as_mut_slice()),
+            ("bias", self.bias.as_mut_slice(), self.bias_gradient.as_mut_slice()),
+        ];
+        for (name, value, gradient) in parameters {
+            visit(Parameter {
+                layer: 0,
+                name,
+                rows: CHANNELS,
+                columns: 1,
+                pytorch_shape: None,
+                value,
+                gradient,
+            });
+        }
     }
 
     fn parameter_count(&self) -> usize {
-        2 * N
+        2 * CHANNELS
     }
 
     fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
@@ -176,22 +217,26 @@ impl<const N: usize> Parameters for BatchNorm1d<N> {
     }
 }
 
-impl<const N: usize> Layer<N, N> for BatchNorm1d<N> {
+impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, N> {
+    /// One value per channel in training leaves no variance to normalise by (PyTorch raises too).
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {
-        if mode == Mode::Train && samples < 2 {
+        if mode == Mode::Train && samples * Self::PLANE < 2 {
             return Err(Error::BatchTooSmallForBatchNorm { samples });
         }
         Ok(())
     }
 
     /// # Panics
-    /// In training with fewer than 2 samples, where the variance is undefined (PyTorch raises
+    /// In training with one value per channel, where the variance is undefined (PyTorch raises
     /// too). A network's `forward` asks [`Layer::check_batch`] first and returns its error.
     fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
         self.last_mode = mode;
         match mode {
             Mode::Train => {
-                assert!(input.ncols() >= 2, "BatchNorm1d needs at least 2 samples in training");
+                assert!(
+                    input.ncols() * Self::PLANE >= 2,
+                    "batch normalisation needs 2 values per channel in training"
+                );
                 self.batch_statistics(input);
             }
             Mode::Eval => {
@@ -203,15 +248,18 @@ impl<const N: usize> Layer<N, N> for BatchNorm1d<N> {
         }
         resize_batch(&mut self.normalized, input.ncols());
         resize_batch(&mut self.output, input.ncols());
-        let columns = input
+        let planes = input
             .as_slice()
-            .chunks_exact(N)
-            .zip(self.normalized.as_mut_slice().chunks_exact_mut(N))
-            .zip(self.output.as_mut_slice().chunks_exact_mut(N));
-        for ((x, x_hat), y) in columns {
-            for i in 0..N {
-                x_hat[i] = (x[i] - self.sum[i]) * self.inverse_std[i];
-                y[i] = self.weight[i] * x_hat[i] + self.bias[i];
+            .chunks_exact(Self::PLANE)
+            .zip(self.normalized.as_mut_slice().chunks_exact_mut(Self::PLANE))
+            .zip(self.output.as_mut_slice().chunks_exact_mut(Self::PLANE));
+        for (index, ((x, x_hat), y)) in planes.enumerate() {
+            let channel = index % CHANNELS;
+            let (mean, inverse_std) = (self.sum[channel], self.inverse_std[channel]);
+            let (gamma, beta) = (self.weight[channel], self.bias[channel]);
+            for ((x_hat, y), &x) in x_hat.iter_mut().zip(y.iter_mut()).zip(x) {
+                *x_hat = (x - mean) * inverse_std;
+                *y = gamma * *x_hat + beta;
             }
         }
         &self.output
@@ -221,23 +269,23 @@ impl<const N: usize> Layer<N, N> for BatchNorm1d<N> {
         &self.output
     }
 
-    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        self.backward_parameters(_input, grad_output);
-        let batch = grad_output.ncols() as f32;
+    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        self.backward_parameters(input, grad_output);
+        let count = (grad_output.ncols() * Self::PLANE) as f32;
         resize_batch(&mut self.grad_input, grad_output.ncols());
-        let columns = grad_output
+        let planes = grad_output
             .as_slice()
-            .chunks_exact(N)
-            .zip(self.normalized.as_slice().chunks_exact(N))
-            .zip(self.grad_input.as_mut_slice().chunks_exact_mut(N));
-        for ((g, x_hat), dx) in columns {
-            for i in 0..N {
-                let scale = self.weight[i] * self.inverse_std[i];
-                dx[i] = match self.last_mode {
-                    Mode::Train => {
-                        scale / batch * (batch * g[i] - self.sum[i] - x_hat[i] * self.sum_product[i])
-                    }
-                    Mode::Eval => scale * g[i],
+            .chunks_exact(Self::PLANE)
+            .zip(self.normalized.as_slice().chunks_exact(Self::PLANE))
+            .zip(self.grad_input.as_mut_slice().chunks_exact_mut(Self::PLANE));
+        for (index, ((g, x_hat), dx)) in planes.enumerate() {
+            let channel = index % CHANNELS;
+            let scale = self.weight[channel] * self.inverse_std[channel];
+            let (sum, sum_product) = (self.sum[channel], self.sum_product[channel]);
+            for ((dx, &g), &x_hat) in dx.iter_mut().zip(g).zip(x_hat) {
+                *dx = match self.last_mode {
+                    Mode::Train => scale / count * (count * g - sum - x_hat * sum_product),
+                    Mode::Eval => scale * g,
                 };
             }
         }
@@ -248,12 +296,14 @@ impl<const N: usize> Layer<N, N> for BatchNorm1d<N> {
     fn backward_parameters(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) {
         self.sum.fill(0.0);
         self.sum_product.fill(0.0);
-        let columns = grad_output.as_slice().chunks_exact(N).zip(self.normalized.as_slice().chunks_exact(N));
-        for (g, x_hat) in columns {
-            for i in 0..N {
-                self.sum[i] += g[i];
-                self.sum_product[i] += g[i] * x_hat[i];
-            }
+        let planes = grad_output
+            .as_slice()
+            .chunks_exact(Self::PLANE)
+            .zip(self.normalized.as_slice().chunks_exact(Self::PLANE));
+        for (index, (g, x_hat)) in planes.enumerate() {
+            let channel = index % CHANNELS;
+            self.sum[channel] += g.iter().sum::<f32>();
+            self.sum_product[channel] += g.iter().zip(x_hat).map(|(&g, &x)| g * x).sum::<f32>();
         }
         *self.bias_gradient += &*self.sum;
         *self.weight_gradient += &*self.sum_product;

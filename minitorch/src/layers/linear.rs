@@ -97,6 +97,7 @@ impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
             name: "weight",
             rows: OUT,
             columns: IN,
+            pytorch_shape: None,
             value: self.weight.as_mut_slice(),
             gradient: self.weight_gradient.as_mut_slice(),
         });
@@ -105,6 +106,7 @@ impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
             name: "bias",
             rows: OUT,
             columns: 1,
+            pytorch_shape: None,
             value: self.bias.as_mut_slice(),
             gradient: self.bias_gradient.as_mut_slice(),
         });

@@ -10,20 +10,24 @@
 
 mod activation;
 mod batchnorm;
+mod conv2d;
 mod dropout;
 mod gelu;
 mod leaky_relu;
 mod linear;
+mod maxpool2d;
 mod relu;
 mod sigmoid;
 mod tanh;
 
 pub use activation::{Activation, Elementwise};
-pub use batchnorm::BatchNorm1d;
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+pub use conv2d::Conv2d;
 pub use dropout::Dropout;
 pub use gelu::{GELU, GELUFunction};
 pub use leaky_relu::{LeakyReLU, LeakyReLUFunction};
 pub use linear::Linear;
+pub use maxpool2d::MaxPool2d;
 pub use relu::{ReLU, ReLUFunction};
 pub use sigmoid::{Sigmoid, SigmoidFunction};
 pub use tanh::{Tanh, TanhFunction};
@@ -60,6 +64,10 @@ pub struct Parameter<'a> {
     pub rows: usize,
     /// Columns of the parameter's shape (1 for a vector).
     pub columns: usize,
+    /// PyTorch's shape of the tensor when it is not `[rows, columns]` (or `[rows]` for a
+    /// vector): a convolution's `[out, in, kh, kw]`, whose rows are `out` and whose columns run
+    /// over `in, kh, kw` in that order. `None` for most parameters.
+    pub pytorch_shape: Option<&'static [usize]>,
     /// The values, column-major.
     pub value: &'a mut [f32],
     /// d loss / d value, accumulated by backward passes since the last `zero_grad`.
