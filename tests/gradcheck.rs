@@ -80,7 +80,10 @@ fn batchnorm2d_in_training_and_evaluation() {
     layer.running_var.iter_mut().for_each(|v| *v = rng.random_range(0.5..2.0));
     let input = random_batch::<12>(3, 25);
     for mode in [Mode::Train, Mode::Eval] {
-        assert_passed(&format!("BatchNorm2d {mode:?}"), check_layer(&layer, &input, mode, GradientCheck::default()));
+        assert_passed(
+            &format!("BatchNorm2d {mode:?}"),
+            check_layer(&layer, &input, mode, GradientCheck::default()),
+        );
     }
 }
 

@@ -7,7 +7,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::check::{CheckedLayer, CheckedNetwork, LayerSource};
+use crate::check::{CheckedLayer, CheckedNetwork, LayerSource, Shape};
+use crate::kinds::ShapeRule;
 
 pub fn expand(network: &CheckedNetwork) -> TokenStream {
     let parts = [
@@ -17,45 +18,66 @@ pub fn expand(network: &CheckedNetwork) -> TokenStream {
         parameters(network),
         forward_and_backward(network),
         pretrained(network).unwrap_or_default(),
+        summary(network),
     ];
     quote!(#(#parts)*)
 }
 
-/// `linear0`, `relu1`, `dropout2`, `batchnorm3`: the kind and PyTorch's index in the sequence.
-/// A layer the user wrote is `layer{index}`.
-fn field_name(index: usize, layer: &CheckedLayer) -> syn::Ident {
+/// `linear0`, `relu1`, `dropout2`, `conv2d3`: the kind and PyTorch's index in the sequence. A
+/// layer the user wrote is `layer{index}`.
+fn field_name(layer: &CheckedLayer) -> syn::Ident {
+    let index = layer.index.unwrap_or_default();
     match &layer.source {
         LayerSource::BuiltIn { kind, .. } => format_ident!("{}{index}", kind.field),
         LayerSource::Custom(_) => format_ident!("layer{index}"),
     }
 }
 
+/// The fields, one per layer that runs (`Input` and `Flatten` have none).
 fn fields(network: &CheckedNetwork) -> Vec<syn::Ident> {
-    network.layers.iter().enumerate().map(|(index, layer)| field_name(index, layer)).collect()
+    network.run_time_layers().map(field_name).collect()
 }
 
 fn layer_type(layer: &CheckedLayer) -> TokenStream {
-    let inputs = Literal::usize_unsuffixed(layer.inputs);
-    let outputs = Literal::usize_unsuffixed(layer.outputs);
-    match &layer.source {
-        LayerSource::BuiltIn { kind, .. } => {
-            let name = format_ident!("{}", kind.type_name);
-            if kind.shape == crate::kinds::ShapeRule::Map {
-                quote!(::minitorch::layers::#name<#inputs, #outputs>)
-            } else {
-                quote!(::minitorch::layers::#name<#inputs>)
-            }
+    let LayerSource::BuiltIn { kind, integers, .. } = &layer.source else {
+        let LayerSource::Custom(layer_type) = &layer.source else { unreachable!() };
+        return quote!(#layer_type);
+    };
+    let name = format_ident!("{}", kind.type_name);
+    let number = |n: usize| Literal::usize_unsuffixed(n);
+    let (inputs, outputs) = (number(layer.inputs()), number(layer.outputs()));
+    let image = |shape: Shape| match shape {
+        Shape::Image { channels, height, width } => (channels, height, width),
+        Shape::Flat(_) => unreachable!("checked: an image layer has an image input"),
+    };
+    let generics = match kind.shape {
+        ShapeRule::Map => quote!(#inputs, #outputs),
+        ShapeRule::Keeps | ShapeRule::KeepsDeclared => quote!(#inputs),
+        ShapeRule::Convolution => {
+            let (_, height, width) = image(layer.input);
+            let arguments = integers.iter().copied().chain([height, width]).map(number);
+            quote!(#(#arguments,)* #inputs, #outputs)
         }
-        LayerSource::Custom(layer_type) => quote!(#layer_type),
-    }
+        ShapeRule::Pooling => {
+            let (channels, height, width) = image(layer.input);
+            let arguments = [channels, integers[0], integers[1], height, width].map(number);
+            quote!(#(#arguments,)* #inputs, #outputs)
+        }
+        ShapeRule::KeepsChannels => {
+            let channels = number(integers[0]);
+            quote!(#channels, #inputs)
+        }
+        ShapeRule::Input | ShapeRule::Flatten => unreachable!("not a layer at run time"),
+    };
+    quote!(::minitorch::layers::#name<#generics>)
 }
 
 /// `<Type as Layer<IN, OUT>>`, spanned at the user's type so that a type without that `Layer`
 /// implementation is reported at its entry.
 fn as_layer(layer: &CheckedLayer) -> TokenStream {
     let layer_type = layer_type(layer);
-    let inputs = Literal::usize_unsuffixed(layer.inputs);
-    let outputs = Literal::usize_unsuffixed(layer.outputs);
+    let inputs = Literal::usize_unsuffixed(layer.inputs());
+    let outputs = Literal::usize_unsuffixed(layer.outputs());
     match &layer.source {
         LayerSource::Custom(written) => {
             quote_spanned!(written.span()=> <#layer_type as ::minitorch::Layer<#inputs, #outputs>>)
@@ -68,9 +90,9 @@ fn network_struct(network: &CheckedNetwork) -> TokenStream {
     let definition = &network.definition;
     let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
     let fields = fields(network);
-    let types = network.layers.iter().map(layer_type);
-    let field_docs = network.layers.iter().enumerate().map(|(index, layer)| field_doc(index, layer));
-    let input_width = Literal::usize_unsuffixed(network.layers[0].inputs);
+    let types = network.run_time_layers().map(layer_type);
+    let field_docs = network.run_time_layers().map(field_doc);
+    let input_width = Literal::usize_unsuffixed(network.input().features());
     let struct_doc = struct_doc(network);
     quote! {
         #(#attributes)*
@@ -90,8 +112,8 @@ fn network_struct(network: &CheckedNetwork) -> TokenStream {
 fn constructor(network: &CheckedNetwork) -> TokenStream {
     let (visibility, name) = (&network.definition.visibility, &network.definition.name);
     let fields = fields(network);
-    let constructors = network.layers.iter().map(|layer| match &layer.source {
-        LayerSource::BuiltIn { kind, numbers } => {
+    let constructors = network.run_time_layers().map(|layer| match &layer.source {
+        LayerSource::BuiltIn { kind, numbers, .. } => {
             let layer_type = layer_type(layer);
             let function = format_ident!("{}", kind.constructor);
             let numbers = numbers.iter().map(|&number| Literal::f32_suffixed(number as f32));
@@ -139,7 +161,10 @@ fn debug(network: &CheckedNetwork) -> TokenStream {
 fn parameters(network: &CheckedNetwork) -> TokenStream {
     let name = &network.definition.name;
     let fields = fields(network);
-    let indices: Vec<Literal> = (0..fields.len()).map(Literal::usize_unsuffixed).collect();
+    let indices: Vec<Literal> = network
+        .run_time_layers()
+        .map(|layer| Literal::usize_unsuffixed(layer.index.unwrap_or_default()))
+        .collect();
     quote! {
         impl ::minitorch::Parameters for #name {
             fn visit_parameters(&mut self, visit: &mut dyn FnMut(::minitorch::Parameter<'_>)) {
@@ -163,11 +188,11 @@ fn parameters(network: &CheckedNetwork) -> TokenStream {
 
 fn forward_and_backward(network: &CheckedNetwork) -> TokenStream {
     let name = &network.definition.name;
-    let layers = &network.layers;
+    let layers: Vec<&CheckedLayer> = network.run_time_layers().collect();
     let fields = fields(network);
-    let as_layers: Vec<TokenStream> = layers.iter().map(as_layer).collect();
-    let input_width = Literal::usize_unsuffixed(layers[0].inputs);
-    let output_width = Literal::usize_unsuffixed(layers[layers.len() - 1].outputs);
+    let as_layers: Vec<TokenStream> = layers.iter().copied().map(as_layer).collect();
+    let input_width = Literal::usize_unsuffixed(network.input().features());
+    let output_width = Literal::usize_unsuffixed(network.output().features());
 
     let checks = fields
         .iter()
@@ -257,10 +282,10 @@ fn pretrained(network: &CheckedNetwork) -> Option<TokenStream> {
     })
 }
 
-/// `0.weight [512, 784]` for each trainable parameter of the layer at `index`; for a layer the
-/// user wrote, a pointer to its type.
-fn parameter_shapes(index: usize, layer: &CheckedLayer) -> String {
-    let Some(tensors) = layer.tensors(index) else {
+/// `0.weight [512, 784]` for each trainable parameter of the layer; for a layer the user wrote,
+/// a pointer to its type.
+fn parameter_shapes(layer: &CheckedLayer) -> String {
+    let Some(tensors) = layer.tensors() else {
         return format!("those of `{}`", layer.written.split(':').next().unwrap_or_default());
     };
     let shapes: Vec<String> =
@@ -268,59 +293,109 @@ fn parameter_shapes(index: usize, layer: &CheckedLayer) -> String {
     if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") }
 }
 
-fn field_doc(index: usize, layer: &CheckedLayer) -> TokenStream {
+/// The number of trainable numbers, for built-in layers.
+fn parameter_count(layer: &CheckedLayer) -> Option<usize> {
+    let tensors = layer.tensors()?;
+    Some(tensors.iter().filter(|t| t.trainable).map(|t| t.shape.iter().product::<usize>()).sum())
+}
+
+fn field_doc(layer: &CheckedLayer) -> TokenStream {
+    let index = layer.index.unwrap_or_default();
     let doc = format!(
-        " Layer {index}: `{}` → {} features; {}.",
+        " Layer {index}: `{}` → {}; {}.",
         layer.written,
-        layer.outputs,
-        parameter_shapes(index, layer)
+        layer.output.describe(),
+        parameter_shapes(layer)
     );
     quote!(#[doc = #doc])
 }
 
-fn struct_doc(network: &CheckedNetwork) -> TokenStream {
-    let layers = &network.layers;
-    let built_in_total: usize = layers
+/// One row per entry: index, layer, output shape, parameter count, as torchinfo prints them.
+fn summary_rows(network: &CheckedNetwork) -> Vec<[String; 4]> {
+    network
+        .layers
         .iter()
-        .enumerate()
-        .filter_map(|(index, layer)| layer.tensors(index))
-        .flatten()
-        .filter(|t| t.trainable)
-        .map(|t| t.shape.iter().product::<usize>())
-        .sum();
-    let has_custom = layers.iter().any(|layer| matches!(layer.source, LayerSource::Custom(_)));
-    let total = if has_custom {
-        format!("{} trainable parameters in its built-in layers", group_thousands(built_in_total))
+        .map(|layer| {
+            let index = layer.index.map_or("–".to_string(), |index| index.to_string());
+            let count = parameter_count(layer).map_or("see its type".to_string(), group_thousands);
+            [index, layer.written.clone(), layer.output.describe(), count]
+        })
+        .collect()
+}
+
+fn total_parameters(network: &CheckedNetwork) -> String {
+    let total: usize = network.layers.iter().filter_map(parameter_count).sum();
+    let custom = network.layers.iter().any(|layer| matches!(layer.source, LayerSource::Custom(_)));
+    if custom {
+        format!("{} trainable parameters in its built-in layers", group_thousands(total))
     } else {
-        format!("{} trainable parameters", group_thousands(built_in_total))
-    };
-    let list: Vec<&str> = layers.iter().map(|layer| layer.written.as_str()).collect();
+        format!("{} trainable parameters", group_thousands(total))
+    }
+}
+
+fn struct_doc(network: &CheckedNetwork) -> TokenStream {
+    let list: Vec<&str> = network.layers.iter().map(|layer| layer.written.as_str()).collect();
     let mut lines = vec![
         String::new(),
         "# Layers".to_string(),
         String::new(),
         format!("Generated by `net!` from `{}`.", list.join(", ")),
         format!(
-            "Input width {}, output width {}, {total}.",
-            layers[0].inputs,
-            layers[layers.len() - 1].outputs
+            "Input {}, output {}, {}.",
+            network.input().describe(),
+            network.output().describe(),
+            total_parameters(network)
         ),
         String::new(),
-        "| # | field | layer | output | parameters (PyTorch names and shapes) |".to_string(),
+        "| # | layer | output | parameters | PyTorch names and shapes |".to_string(),
         "|---|---|---|---|---|".to_string(),
     ];
-    for (index, layer) in layers.iter().enumerate() {
-        let shapes = parameter_shapes(index, layer);
+    for (layer, [index, written, output, count]) in network.layers.iter().zip(summary_rows(network)) {
+        let shapes = parameter_shapes(layer);
         let shapes = if shapes == "no parameters" { "–".to_string() } else { shapes };
-        lines.push(format!(
-            "| {index} | `{}` | `{}` | {} | {shapes} |",
-            field_name(index, layer),
-            layer.written,
-            layer.outputs,
-        ));
+        lines.push(format!("| {index} | `{written}` | {output} | {count} | {shapes} |"));
     }
     let lines = lines.iter().map(|line| format!(" {line}"));
     quote!(#(#[doc = #lines])*)
+}
+
+/// `Name::summary()`: the same table as text, for printing at run time.
+fn summary(network: &CheckedNetwork) -> TokenStream {
+    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
+    let rows = summary_rows(network);
+    let widths: Vec<usize> = (0..4)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([["#", "layer", "output", "parameters"][column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 4]| {
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut text = vec![line(["#", "layer", "output", "parameters"])];
+    text.extend(rows.iter().map(|row| line([&row[0], &row[1], &row[2], &row[3]])));
+    text.push(format!(
+        "{}: input {}, output {}, {}",
+        name,
+        network.input().describe(),
+        network.output().describe(),
+        total_parameters(network)
+    ));
+    let text = text.join("\n");
+    quote! {
+        impl #name {
+            /// Every layer with its output shape and parameter count, one per line, as torchinfo
+            /// prints them (the table in this type's documentation).
+            #visibility fn summary() -> &'static str {
+                #text
+            }
+        }
+    }
 }
 
 fn group_thousands(n: usize) -> String {

@@ -87,10 +87,6 @@ pub struct LayerCall {
 }
 
 impl LayerCall {
-    pub fn argument_count(&self) -> usize {
-        self.arguments.as_ref().map_or(0, |(_, arguments)| arguments.len())
-    }
-
     /// The layer as it was written, normalised (`Linear(784, 512)`), for documentation.
     pub fn source(&self) -> String {
         match &self.arguments {

@@ -12,14 +12,15 @@ use crate::check::{CheckedLayer, Errors, TensorSpec};
 pub fn check_weights(path: &LitStr, layers: &[CheckedLayer]) -> syn::Result<PathBuf> {
     let error = |message: String| Error::new_spanned(path, message);
     let mut expected: Vec<TensorSpec> = Vec::new();
-    for (index, layer) in layers.iter().enumerate() {
-        match layer.tensors(index) {
+    for layer in layers {
+        match layer.tensors() {
             Some(tensors) => expected.extend(tensors),
             None => {
                 return Err(error(format!(
                     "`#[weights]` checks every tensor at compile time, and it cannot know those of your \
-                     layer `{}` (layer {index}); load the file at run time with `minitorch::checkpoint::load`",
-                    layer.written
+                     layer `{}` (layer {}); load the file at run time with `minitorch::checkpoint::load`",
+                    layer.written,
+                    layer.index.unwrap_or_default()
                 )));
             }
         }

@@ -10,14 +10,20 @@
 //! computed by rerunning `forward` on a fresh copy of the model each time. The copy carries the
 //! dropout generators' state, so every rerun draws the same masks as the analytic pass.
 //!
-//! Where a ReLU input crosses zero between `θ − ε` and `θ + ε`, the central difference is not a
-//! derivative at all: it averages the slopes on both sides of the kink. The check tells such an
-//! entry from a wrong derivative on its own, asking nothing of the layers: it also evaluates the
-//! loss at `θ_i ± ε/2`, and looks at the four half-step slopes. On a smooth stretch they change
-//! steadily; at a kink one jumps. The derivative is then taken from the half-steps without a
-//! jump (the central difference over `±ε/2`, or a second-order one-sided difference), and the
-//! entry is counted in [`GradientReport::kinks`]. Every entry is compared, so a wrong derivative
-//! cannot hide at a kink: it matches neither side.
+//! Where a ReLU input crosses zero (or a max-pooling window changes its maximum) between
+//! `θ − ε` and `θ + ε`, the central difference is not a derivative at all: it averages the
+//! slopes on both sides of the kink. The check tells such an entry from a wrong derivative on its
+//! own, asking nothing of the layers: it also evaluates the loss at `θ_i ± ε/2`, and looks at the
+//! four half-step slopes. On a smooth stretch they change steadily, and the entry is compared with
+//! the central differences (Richardson-extrapolated). Where one jumps, a kink lies within `ε`:
+//! the derivative at `θ_i` is then what the half-steps beside the kink give (the central
+//! difference over `±ε/2`, a one-sided difference from either side, or the slope next to `θ_i`
+//! on either side, since `θ_i` may sit on either side of a kink right beside it), and the entry
+//! is compared with the nearest of those and counted in [`GradientReport::kinks`]. An entry no
+//! such difference comes within [`KINK_LIMIT`] of, because kinks crowd both sides, is counted in
+//! [`GradientReport::unresolved`]; where kinks lie depends on the forward pass only, so a wrong
+//! derivative still shows on the smooth entries, and a check with more than one entry in ten
+//! unresolved does not pass.
 //!
 //! The error of an entry is `|analytic − numeric| / max(|analytic|, |numeric|, 1e-2)`: relative for
 //! ordinary gradients, absolute for small ones, whose f32 central differences carry rounding noise
@@ -67,8 +73,12 @@ pub struct GradientReport {
     /// How many entries were compared.
     pub checked: usize,
     /// Of the compared entries, those where a kink lies within `ε`, so that the derivative was
-    /// taken from the half-steps on the kink's other side (see the module docs).
+    /// taken from the half-steps beside it (see the module docs).
     pub kinks: usize,
+    /// Entries not compared: kinks lie so close on both sides that no half-step gives a
+    /// derivative within [`KINK_LIMIT`] of the analytic one. Where they lie depends on the
+    /// forward pass only.
+    pub unresolved: usize,
     /// The entry with the largest error.
     pub worst: Option<CheckedEntry>,
 }
@@ -79,13 +89,29 @@ impl GradientReport {
         self.worst.as_ref().map_or(0.0, |entry| entry.error)
     }
 
-    /// Whether something was compared and every error is at most `tolerance`.
+    /// Whether something was compared, every error is at most `tolerance`, and at most one entry
+    /// in ten was left unresolved.
     pub fn passed(&self, tolerance: f64) -> bool {
-        self.checked > 0 && self.max_error() <= tolerance
+        self.checked > 0
+            && self.max_error() <= tolerance
+            && self.unresolved * 10 <= self.checked + self.unresolved
     }
 
     fn record(&mut self, tensor: impl FnOnce() -> String, index: usize, analytic: f64, numeric: Differences) {
-        let (numeric, at_kink) = numeric.reference();
+        let (numeric, at_kink) = match numeric.reference() {
+            Reference::Smooth(numeric) => (numeric, false),
+            Reference::Kink(candidates) => {
+                let nearest = candidates
+                    .into_iter()
+                    .min_by(|a, b| relative_error(analytic, *a).total_cmp(&relative_error(analytic, *b)))
+                    .expect("there are candidates");
+                if relative_error(analytic, nearest) > KINK_LIMIT {
+                    self.unresolved += 1;
+                    return;
+                }
+                (nearest, true)
+            }
+        };
         let error = relative_error(analytic, numeric);
         self.checked += 1;
         self.kinks += usize::from(at_kink);
@@ -97,7 +123,11 @@ impl GradientReport {
 
 impl fmt::Display for GradientReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} entries checked, {} of them at kinks", self.checked, self.kinks)?;
+        write!(
+            f,
+            "{} entries checked, {} of them at kinks, {} unresolved",
+            self.checked, self.kinks, self.unresolved
+        )?;
         if let Some(w) = &self.worst {
             write!(
                 f,
@@ -240,37 +270,48 @@ struct Differences {
     noise: f64,
 }
 
+/// At a kink, an entry further than this from every derivative the half-steps suggest is not
+/// compared but counted as unresolved.
+pub const KINK_LIMIT: f64 = 0.05;
+
+/// What the half-step slopes give to compare with.
+enum Reference {
+    /// No kink within `ε`: one number.
+    Smooth(f64),
+    /// A kink within `ε`: what each stretch without a jump suggests; at a kink the derivative
+    /// is that of the side `θ` lies on, which the slopes alone cannot always tell.
+    Kink([f64; 5]),
+}
+
 impl Differences {
-    /// The numeric derivative to compare with, and whether a kink lies within `ε`.
-    ///
     /// On a smooth stretch the slope changes steadily from one half-step to the next, by about
     /// `(ε/2)·L''` each time; a kink makes it jump. When the three changes are alike, the central
-    /// differences over `±ε/2` and `±ε` are combined by Richardson's extrapolation (its error
-    /// is of order `ε⁴`). When the change across `θ` is the smallest, the kinks lie in
-    /// the outer half-steps and the central difference over `±ε/2` is used. Otherwise a kink lies
-    /// next to `θ` on one side, and the second-order one-sided difference from the steadier side
-    /// is used: `(3·s₁ − s₀)/2` from the slopes `s₁` next to `θ` and `s₀` beyond it.
-    fn reference(&self) -> (f64, bool) {
+    /// differences over `±ε/2` and `±ε` are combined by Richardson's extrapolation (its error is
+    /// of order `ε⁴`). Otherwise the candidates are the central difference over `±ε/2`, the
+    /// second-order one-sided differences `(3·s₁ − s₀)/2` from each side (slopes `s₁` next to
+    /// `θ`, `s₀` beyond it), and the two slopes next to `θ`.
+    fn reference(&self) -> Reference {
         let [far_below, near_below, near_above, far_above] = self.slopes;
-        let changes = [near_below - far_below, near_above - near_below, far_above - near_above].map(f64::abs);
-        let (smallest, largest) = (
-            changes.iter().copied().fold(f64::INFINITY, f64::min),
-            changes.iter().copied().fold(0.0, f64::max),
-        );
-        if largest <= 3.0 * smallest + 2.0 * self.noise {
-            // Richardson's extrapolation of the central differences over ±ε/2 and ±ε cancels
-            // their ε² error terms, which strong curvature (batch normalisation of a few samples)
-            // makes as large as the derivative itself.
-            let (inner, outer) =
-                ((near_below + near_above) / 2.0, (far_below + near_below + near_above + far_above) / 4.0);
-            ((4.0 * inner - outer) / 3.0, false)
-        } else if changes[1] <= changes[0].min(changes[2]) {
-            ((near_below + near_above) / 2.0, true)
-        } else if changes[0] <= changes[2] {
-            ((3.0 * near_below - far_below) / 2.0, true)
-        } else {
-            ((3.0 * near_above - far_above) / 2.0, true)
+        let changes = [near_below - far_below, near_above - near_below, far_above - near_above];
+        let lowest = changes.iter().copied().fold(f64::INFINITY, f64::min);
+        let highest = changes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let largest = changes.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+        let inner = (near_below + near_above) / 2.0;
+        // Steady: the changes agree in sign and size, up to half the largest and rounding.
+        if highest - lowest <= 0.5 * largest + 2.0 * self.noise {
+            // Richardson's extrapolation cancels the ε² error terms of the two central
+            // differences, which strong curvature (batch normalisation of a few samples) makes as
+            // large as the derivative itself.
+            let outer = (far_below + near_below + near_above + far_above) / 4.0;
+            return Reference::Smooth((4.0 * inner - outer) / 3.0);
         }
+        Reference::Kink([
+            inner,
+            (3.0 * near_below - far_below) / 2.0,
+            (3.0 * near_above - far_above) / 2.0,
+            near_below,
+            near_above,
+        ])
     }
 }
 

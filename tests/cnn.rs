@@ -1,0 +1,207 @@
+//! Convolutional networks: parity with PyTorch on `tests/fixtures/tiny_cnn.json` (made by
+//! `tests/fixtures/make_fixtures.py tiny_cnn` with PyTorch 2.15 in float64: every layer's
+//! output, the loss, every gradient, the input gradient, two SGD-momentum steps, the running
+//! statistics and the eval-mode logits, within 1e-5 relative), gradient checks of whole CNNs,
+//! max pooling's ties, and the summary `net!` generates.
+//!
+//! Images are one column per sample in PyTorch's channel, row, column order, so a PyTorch
+//! `[batch, C, H, W]` list flattened is exactly a batch's storage.
+
+use minitorch::gradcheck::{GradientCheck, check_network};
+use minitorch::prelude::*;
+use minitorch::rand::rngs::StdRng;
+use minitorch::rand::{RngExt, SeedableRng};
+use minitorch::{Layer, MaxPool2d};
+use serde_json::Value;
+
+net! {
+    /// `nn.Sequential(Conv2d(2,3,3,padding=1), BatchNorm2d(3), ReLU, MaxPool2d(2), Conv2d(3,4,2,stride=2), ReLU, Flatten, Linear(16,3))`.
+    struct TinyCnn< Input(2, 9, 9), Conv2d(2, 3, 3, padding = 1), BatchNorm2d(3), ReLU, MaxPool2d(2),
+        Conv2d(3, 4, 2, stride = 2), ReLU, Flatten, Linear(16, 3) >
+}
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/tiny_cnn.json")).expect("fixture is JSON")
+}
+
+fn numbers(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        Value::Object(fields) => fields.values().flat_map(numbers).collect(),
+        other => vec![other.as_f64().expect("a number")],
+    }
+}
+
+/// `max |ours − torch| ≤ 1e-5 · max(|torch|, scale_floor)` entry by entry, both in the same order.
+fn assert_close(name: &str, ours: &[f32], torch: &[f64], scale_floor: f64) {
+    assert_eq!(ours.len(), torch.len(), "{name}: size");
+    let scale = torch.iter().fold(scale_floor, |m, x| m.max(x.abs()));
+    let worst = ours.iter().zip(torch).map(|(&a, &b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
+    assert!(worst <= 1e-5 * scale, "{name}: max difference {worst:e} vs scale {scale:e}");
+}
+
+/// A parameter's values in PyTorch's row-major order (rows × the rest).
+fn row_major(p: &minitorch::Parameter<'_>, values: &[f32]) -> Vec<f32> {
+    (0..p.rows).flat_map(|r| (0..p.columns).map(move |c| values[r + c * p.rows])).collect()
+}
+
+fn load(net: &mut TinyCnn, parameters: &Value) {
+    net.visit_parameters(&mut |p| {
+        let flat = numbers(&parameters[format!("{}.{}", p.layer, p.name)]);
+        for r in 0..p.rows {
+            for c in 0..p.columns {
+                p.value[r + c * p.rows] = flat[r * p.columns + c] as f32;
+            }
+        }
+    });
+}
+
+/// Gradients are compared relative to the largest gradient of the step: the first convolution's
+/// bias, before batch normalisation, has gradient 0 in exact arithmetic, where only rounding is
+/// left to compare.
+fn assert_parameters_close(net: &mut TinyCnn, expected: &Value, what: &str, gradients: bool) {
+    let floor = if gradients { numbers(expected).iter().fold(0.0f64, |m, x| m.max(x.abs())) } else { 0.0 };
+    net.visit_parameters(&mut |p| {
+        let key = format!("{}.{}", p.layer, p.name);
+        let ours = row_major(&p, if gradients { p.gradient } else { p.value });
+        assert_close(&format!("{what} {key}"), &ours, &numbers(&expected[&key]), floor);
+    });
+}
+
+#[test]
+fn a_small_cnn_matches_pytorch_step_by_step() {
+    let fixture = fixture();
+    let mut net = TinyCnn::new(&mut StdRng::seed_from_u64(0));
+    load(&mut net, &fixture["params"]);
+    let input = Batch::<162>::from_iterator(5, numbers(&fixture["input"]).into_iter().map(|x| x as f32));
+    let labels: Vec<usize> = numbers(&fixture["labels"]).into_iter().map(|l| l as usize).collect();
+    let step1 = &fixture["step1"];
+
+    let mut criterion = CrossEntropy::new();
+    let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
+    let outputs: [(&str, &[f32]); 7] = [
+        ("conv2d0_out", net.conv2d0.output().as_slice()),
+        ("batchnorm2d1_out", net.batchnorm2d1.output().as_slice()),
+        ("relu2_out", net.relu2.output().as_slice()),
+        ("maxpool2d3_out", net.maxpool2d3.output().as_slice()),
+        ("conv2d4_out", net.conv2d4.output().as_slice()),
+        ("relu5_out", net.relu5.output().as_slice()),
+        ("linear7_out", net.linear7.output().as_slice()),
+    ];
+    for (name, ours) in outputs {
+        assert_close(name, ours, &numbers(&step1[name]), 0.0);
+    }
+    // Flatten is no layer here: what it outputs in PyTorch is ReLU 5's output, as stored.
+    assert_close("flatten6_out", net.relu5.output().as_slice(), &numbers(&step1["flatten6_out"]), 0.0);
+    assert_close("loss", &[loss], &[step1["loss"].as_f64().unwrap()], 0.0);
+    assert_close(
+        "running_mean",
+        net.batchnorm2d1.running_mean.as_slice(),
+        &numbers(&step1["running_mean_after"]),
+        0.0,
+    );
+    assert_close(
+        "running_var",
+        net.batchnorm2d1.running_var.as_slice(),
+        &numbers(&step1["running_var_after"]),
+        0.0,
+    );
+
+    // The network computes no input gradient for its first layer; run the chain by hand on a
+    // copy, each layer given the output of the one before it.
+    let mut copy = net.clone();
+    let g = copy.linear7.backward(copy.relu5.output(), criterion.gradient()).clone();
+    let g = copy.relu5.backward(copy.conv2d4.output(), &g).clone();
+    let g = copy.conv2d4.backward(copy.maxpool2d3.output(), &g).clone();
+    let g = copy.maxpool2d3.backward(copy.relu2.output(), &g).clone();
+    let g = copy.relu2.backward(copy.batchnorm2d1.output(), &g).clone();
+    let g = copy.batchnorm2d1.backward(copy.conv2d0.output(), &g).clone();
+    let grad_input = copy.conv2d0.backward(&input, &g);
+    assert_close("grad_input", grad_input.as_slice(), &numbers(&step1["grad_input"]), 0.0);
+
+    net.zero_grad();
+    net.backward(criterion.gradient()).unwrap();
+    assert_parameters_close(&mut net, &step1["grad"], "gradient of", true);
+
+    let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 1e-4, ..SgdConfig::default() };
+    let mut sgd = Sgd::new(config).unwrap();
+    sgd.step(&mut net).unwrap();
+    assert_parameters_close(&mut net, &fixture["params_after_step1"], "after step 1", false);
+    let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
+    assert_close("loss of step 2", &[loss], &[fixture["loss_step2"].as_f64().unwrap()], 0.0);
+    net.zero_grad();
+    net.backward(criterion.gradient()).unwrap();
+    sgd.step(&mut net).unwrap();
+    assert_parameters_close(&mut net, &fixture["params_after_step2"], "after step 2", false);
+
+    let norm = &net.batchnorm2d1;
+    assert_close(
+        "running_mean",
+        norm.running_mean.as_slice(),
+        &numbers(&fixture["running_mean_after_step2"]),
+        0.0,
+    );
+    assert_close(
+        "running_var",
+        norm.running_var.as_slice(),
+        &numbers(&fixture["running_var_after_step2"]),
+        0.0,
+    );
+    assert_eq!(norm.num_batches_tracked, 2);
+    net.eval();
+    let logits = net.forward(&input).unwrap();
+    assert_close("eval logits", logits.as_slice(), &numbers(&fixture["eval_logits_after_step2"]), 0.0);
+}
+
+net! {
+    struct Plain< Input(1, 8, 8), Conv2d(1, 4, 3), ReLU, MaxPool2d(2), Conv2d(4, 6, 2, padding = 1), Tanh, Flatten, Linear(96, 3) >
+    struct Normed< Input(2, 7, 7), Conv2d(2, 3, 3, stride = 2, padding = 1), BatchNorm2d(3), ReLU, MaxPool2d(2, stride = 1), Flatten, Dropout(0.3), Linear(27, 4) >
+}
+
+#[test]
+fn whole_cnns_pass_the_gradient_check_with_and_without_batchnorm() {
+    let mut rng = StdRng::seed_from_u64(30);
+    let plain = Plain::new(&mut rng);
+    let input = Batch::<64>::from_fn(4, |_, _| rng.random_range(-1.0..1.0));
+    // A first-layer weight touches every position of every image, so ReLU and pooling kinks lie
+    // densely around it: at the default ε = 1e-2 one entry of `Normed` has kinks the half-steps
+    // cannot separate from curvature. Half that step crosses fewer of them and stays well above
+    // f32 rounding.
+    let check = GradientCheck { epsilon: 5e-3, ..GradientCheck::default() };
+    let report = check_network(&plain, &input, &[0, 2, 1, 2], check).unwrap();
+    assert!(report.passed(1e-2), "Plain: {report}");
+    let mut normed = Normed::new(&mut rng);
+    let input = Batch::<98>::from_fn(5, |_, _| rng.random_range(-1.0..1.0));
+    for mode in [Mode::Train, Mode::Eval] {
+        normed.set_mode(mode);
+        let report = check_network(&normed, &input, &[0, 3, 1, 2, 3], check).unwrap();
+        assert!(report.passed(1e-2), "Normed {mode:?}: {report}");
+    }
+}
+
+#[test]
+fn max_pooling_routes_a_tie_to_the_first_maximum() {
+    let mut pool = MaxPool2d::<1, 2, 2, 2, 2, 4, 1>::new();
+    let image = Batch::<4>::from_column_slice(&[3.0, 1.0, 3.0, 3.0]);
+    assert_eq!(pool.forward(&image, Mode::Train).as_slice(), &[3.0]);
+    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    assert_eq!(grad.as_slice(), &[1.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn the_summary_lists_every_layer_with_its_shape_and_parameters() {
+    assert_eq!(
+        TinyCnn::summary(),
+        "#  layer                       output     parameters\n\
+         –  Input(2, 9, 9)              2 × 9 × 9  0\n\
+         0  Conv2d(2, 3, 3, padding=1)  3 × 9 × 9  57\n\
+         1  BatchNorm2d(3)              3 × 9 × 9  6\n\
+         2  ReLU                        3 × 9 × 9  0\n\
+         3  MaxPool2d(2)                3 × 4 × 4  0\n\
+         4  Conv2d(3, 4, 2, stride=2)   4 × 2 × 2  52\n\
+         5  ReLU                        4 × 2 × 2  0\n\
+         6  Flatten                     16         0\n\
+         7  Linear(16, 3)               3          51\n\
+         TinyCnn: input 2 × 9 × 9, output 3, 166 trainable parameters"
+    );
+}
