@@ -49,6 +49,7 @@ fn mlp_learns_from_a_small_subset_and_is_deterministic() {
     println!("{history:?} test loss {test_loss} accuracy {test_accuracy}");
     assert_eq!(history.len(), 2);
     assert!(history[1].train_loss < history[0].train_loss);
+    assert!(history[1].train_accuracy > 0.8 && history[1].train_accuracy <= 1.0, "{:?}", history[1]);
     assert!(test_accuracy > 0.85, "held-out accuracy {test_accuracy} (chance is 0.1)");
     assert_eq!(run(), (history, (test_loss, test_accuracy)), "same seed, same metrics");
 }
@@ -78,6 +79,11 @@ fn the_schedule_sets_the_optimizers_learning_rate_each_epoch() {
     fit(&mut net, &mut adam, &train, &held_out, &config, |_| {}).unwrap();
     assert_eq!(adam.learning_rate(), Schedule::Cosine.learning_rate(0.01, 3, 4));
     assert!(adam.learning_rate() < 0.002, "{}", adam.learning_rate());
+    // Stopped after the second epoch, the rate is that of epoch 2 of 4 (index 1).
+    let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() }).unwrap();
+    let stopping = TrainingConfig { stop_after_epoch: Some(2), ..config };
+    fit(&mut net, &mut adam, &train, &held_out, &stopping, |_| {}).unwrap();
+    assert_eq!(adam.learning_rate(), Schedule::Cosine.learning_rate(0.01, 1, 4));
 }
 
 /// 4 epochs in one go, and 2 epochs, a stop, a fresh process's worth of objects, and 2 more.
@@ -168,11 +174,63 @@ fn evaluation_runs_in_evaluation_mode() {
 }
 
 #[test]
+fn progress_reports_every_batch_and_the_epochs_means() {
+    let (train, held_out) = subset();
+    let train = train.subset(&(0..640).collect::<Vec<_>>());
+    let mut net = Small::new(&mut StdRng::seed_from_u64(10));
+    let (mut started, mut batches, mut last_running) = (Vec::new(), Vec::new(), 0.0);
+    let history = fit(&mut net, &mut sgd(0.02), &train, &held_out, &config(1), |event| match event {
+        Progress::EpochStarted { epoch, batches } => started.push((epoch, batches)),
+        Progress::BatchDone { batch, running_loss, images_per_second } => {
+            assert!(running_loss > 0.0 && running_loss < 5.0, "running loss {running_loss}");
+            assert!(images_per_second.is_finite() && images_per_second > 0.0);
+            batches.push(batch);
+            last_running = running_loss;
+        }
+        Progress::EpochDone(metrics) => assert_eq!(metrics.train_loss, last_running),
+    })
+    .unwrap();
+    assert_eq!(started, vec![(1, 10)]);
+    assert_eq!(batches, (1..=10).collect::<Vec<_>>());
+    let metrics = history[0];
+    assert!(metrics.train_loss > 0.0 && metrics.train_loss < 2.5, "{metrics:?}");
+    assert!(metrics.train_accuracy > 0.3 && metrics.train_accuracy <= 1.0, "{metrics:?}");
+    assert!(metrics.validation_accuracy > 0.3 && metrics.validation_accuracy <= 1.0, "{metrics:?}");
+    assert!(metrics.seconds > 0.0);
+    let row = metrics.csv_row();
+    assert!(row.starts_with("1,") && row.split(',').count() == 6, "{row}");
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("metrics.csv");
+    minitorch::train::write_metrics_csv(&path, &history).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n{row}\n", EpochMetrics::CSV_HEADER));
+}
+
+#[test]
+fn a_final_batch_of_one_image_is_left_out_and_no_other() {
+    let (train, held_out) = subset();
+    let count_batches = |images: usize| {
+        let train = train.subset(&(0..images).collect::<Vec<_>>());
+        let mut batches = 0;
+        let mut net = Small::new(&mut StdRng::seed_from_u64(11));
+        fit(&mut net, &mut sgd(0.01), &train, &held_out, &config(1), |event| {
+            if let Progress::EpochStarted { batches: count, .. } = event {
+                batches = count;
+            }
+        })
+        .unwrap();
+        batches
+    };
+    assert_eq!(count_batches(65), 1, "64 + a single image: the single one is left out");
+    assert_eq!(count_batches(66), 2, "64 + 2");
+    assert_eq!(count_batches(64), 1);
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_clear_error() {
     let (train, held_out) = subset();
     let mut net = Exploding::new(&mut StdRng::seed_from_u64(0));
     let error = fit(&mut net, &mut sgd(1e30), &train, &held_out, &config(2), |_| {}).unwrap_err();
-    assert!(matches!(error, Error::NonFiniteLoss { epoch: 1, .. }), "{error:?}");
+    assert!(matches!(error, Error::NonFiniteLoss { epoch: 1, batch: 2, .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with("training diverged") && message.contains("learning rate 1e30"), "{message}");
 }
