@@ -44,6 +44,14 @@ net! {
 
     /// The second architecture with batch normalisation after each hidden linear layer.
     struct MlpBn< Linear(784, 512), BatchNorm1d(512), ReLU, Dropout(0.2), Linear(512, 256), BatchNorm1d(256), ReLU, Linear(256, 10) >
+
+    /// A small convolutional network: two 5×5 convolutions with pooling.
+    struct Cnn< Input(1, 28, 28), Conv2d(1, 32, 5), ReLU, MaxPool2d(2), Conv2d(32, 64, 5), ReLU, MaxPool2d(2),
+        Flatten, Linear(1024, 128), ReLU, Dropout(0.5), Linear(128, 10) >
+
+    /// PyTorch's official MNIST example network.
+    struct PytorchCnn< Input(1, 28, 28), Conv2d(1, 32, 3), ReLU, Conv2d(32, 64, 3), ReLU, MaxPool2d(2), Dropout(0.25),
+        Flatten, Linear(9216, 128), ReLU, Dropout(0.5), Linear(128, 10) >
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +59,8 @@ enum Architecture {
     Base,
     Mlp,
     MlpBn,
+    Cnn,
+    PytorchCnn,
 }
 
 impl Architecture {
@@ -59,7 +69,23 @@ impl Architecture {
             Architecture::Base => "base",
             Architecture::Mlp => "mlp",
             Architecture::MlpBn => "mlp-bn",
+            Architecture::Cnn => "cnn",
+            Architecture::PytorchCnn => "pytorch-cnn",
         }
+    }
+
+    fn is_convolutional(self) -> bool {
+        matches!(self, Architecture::Cnn | Architecture::PytorchCnn)
+    }
+
+    /// `sgd` for the multilayer perceptrons, `adam` for the convolutional networks.
+    fn default_optimizer(self) -> OptimizerKind {
+        if self.is_convolutional() { OptimizerKind::Adam } else { OptimizerKind::Sgd }
+    }
+
+    /// 10 for the multilayer perceptrons, 3 for the convolutional networks.
+    fn default_epochs(self) -> usize {
+        if self.is_convolutional() { 3 } else { 10 }
     }
 }
 
@@ -96,15 +122,16 @@ struct Arguments {
     /// Which architecture to train.
     #[arg(long, value_enum, default_value = "mlp")]
     arch: Architecture,
-    /// Passes over the 48,000 training images.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
+    /// Passes over the 48,000 training images (default: 10 for base, mlp and mlp-bn; 3 for cnn
+    /// and pytorch-cnn).
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// The optimiser.
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: OptimizerKind,
+    /// The optimiser (default: sgd for base, mlp and mlp-bn; adam for cnn and pytorch-cnn).
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerKind>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam and adamw).
     #[arg(long)]
     lr: Option<f32>,
@@ -159,9 +186,20 @@ struct Run {
     failure: Option<Error>,
 }
 
-fn optimizer(arguments: &Arguments) -> Result<Box<dyn Optimizer + Send>, Error> {
-    let learning_rate = arguments.lr.unwrap_or(arguments.optimizer.default_learning_rate());
-    Ok(match arguments.optimizer {
+impl Arguments {
+    fn epochs(&self, architecture: Architecture) -> usize {
+        self.epochs.unwrap_or(architecture.default_epochs())
+    }
+
+    fn optimizer(&self, architecture: Architecture) -> OptimizerKind {
+        self.optimizer.unwrap_or(architecture.default_optimizer())
+    }
+}
+
+fn optimizer(arguments: &Arguments, architecture: Architecture) -> Result<Box<dyn Optimizer + Send>, Error> {
+    let kind = arguments.optimizer(architecture);
+    let learning_rate = arguments.lr.unwrap_or(kind.default_learning_rate());
+    Ok(match kind {
         OptimizerKind::Sgd => Box::new(Sgd::new(SgdConfig {
             learning_rate,
             momentum: arguments.momentum,
@@ -182,23 +220,25 @@ fn optimizer(arguments: &Arguments) -> Result<Box<dyn Optimizer + Send>, Error> 
 }
 
 fn train<N: Network<784, 10> + Send>(
-    mut network: N,
+    (mut network, summary): (N, &str),
     architecture: Architecture,
     data: &Mnist,
     arguments: &Arguments,
     out: &Path,
 ) -> Result<Run, Error> {
-    let mut optimizer = optimizer(arguments)?;
+    let mut optimizer = optimizer(arguments, architecture)?;
+    let epochs = arguments.epochs(architecture);
+    println!("{summary}");
     let state_file = out.join("training_state.safetensors");
     let completed_epochs = if arguments.resume.is_some() {
         let done = checkpoint::load_training_state(&state_file, &mut network, &mut *optimizer)?;
-        println!("resuming arch={} after epoch {done} of {}", architecture.name(), arguments.epochs);
+        println!("resuming arch={} after epoch {done} of {epochs}", architecture.name());
         done
     } else {
         0
     };
     let config = TrainingConfig {
-        epochs: arguments.epochs,
+        epochs,
         batch_size: arguments.batch_size,
         seed: arguments.seed,
         schedule: match arguments.schedule {
@@ -247,7 +287,7 @@ fn train<N: Network<784, 10> + Send>(
             other => Err(other),
         };
     }
-    if history.len() < arguments.epochs {
+    if history.len() < epochs {
         println!("stopped after epoch {}; continue with --resume {}", history.len(), out.display());
         return Ok(Run { architecture, parameters, history, test: None, failure: None });
     }
@@ -270,9 +310,13 @@ fn run_one(
         .map_err(|e| Error::Write { path: out.to_path_buf(), problem: e.to_string() })?;
     let rng = &mut StdRng::seed_from_u64(arguments.seed);
     match architecture {
-        Architecture::Base => train(Base::new(rng), architecture, data, arguments, out),
-        Architecture::Mlp => train(Mlp::new(rng), architecture, data, arguments, out),
-        Architecture::MlpBn => train(MlpBn::new(rng), architecture, data, arguments, out),
+        Architecture::Base => train((Base::new(rng), Base::summary()), architecture, data, arguments, out),
+        Architecture::Mlp => train((Mlp::new(rng), Mlp::summary()), architecture, data, arguments, out),
+        Architecture::MlpBn => train((MlpBn::new(rng), MlpBn::summary()), architecture, data, arguments, out),
+        Architecture::Cnn => train((Cnn::new(rng), Cnn::summary()), architecture, data, arguments, out),
+        Architecture::PytorchCnn => {
+            train((PytorchCnn::new(rng), PytorchCnn::summary()), architecture, data, arguments, out)
+        }
     }
 }
 
@@ -327,11 +371,11 @@ fn resumed_arguments(folder: &Path, data_dir: &Path) -> Result<Arguments, Error>
 fn write_arguments(arguments: &Arguments, out: &Path) -> Result<(), Error> {
     let mut words = vec![
         format!("--arch={}", arguments.arch.name()),
-        format!("--epochs={}", arguments.epochs),
+        format!("--epochs={}", arguments.epochs(arguments.arch)),
         format!("--batch-size={}", arguments.batch_size),
         format!(
             "--optimizer={}",
-            arguments.optimizer.to_possible_value().expect("no skipped values").get_name()
+            arguments.optimizer(arguments.arch).to_possible_value().expect("no skipped values").get_name()
         ),
         format!("--momentum={}", arguments.momentum),
         format!(
@@ -399,13 +443,15 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
             Architecture::Base => predict(Base::new(rng), arguments, images),
             Architecture::Mlp => predict(Mlp::new(rng), arguments, images),
             Architecture::MlpBn => predict(MlpBn::new(rng), arguments, images),
+            Architecture::Cnn => predict(Cnn::new(rng), arguments, images),
+            Architecture::PytorchCnn => predict(PytorchCnn::new(rng), arguments, images),
         };
     }
     let data = Mnist::load(&arguments.data_dir, 12_000, arguments.seed)?;
     if !arguments.compare {
         let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name()));
         if arguments.resume.is_none() {
-            optimizer(arguments)?; // refuses bad settings before anything is written
+            optimizer(arguments, arguments.arch)?; // refuses bad settings before anything is written
             std::fs::create_dir_all(&out)
                 .map_err(|e| Error::Write { path: out.clone(), problem: e.to_string() })?;
             write_arguments(arguments, &out)?;
@@ -415,7 +461,7 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     }
     let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join("compare"));
     let mut runs = Vec::new();
-    for architecture in [Architecture::Base, Architecture::Mlp, Architecture::MlpBn] {
+    for architecture in [Architecture::Base, Architecture::Mlp, Architecture::MlpBn, Architecture::Cnn] {
         runs.push(run_one(architecture, &data, arguments, &out.join(architecture.name()))?);
     }
     println!("\n| arch | params | best val accuracy | test accuracy | seconds/epoch |");

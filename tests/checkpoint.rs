@@ -206,3 +206,21 @@ fn an_overwrite_that_fails_at_the_last_step_keeps_what_was_there() {
     assert_eq!(std::fs::read_to_string(target.join("kept.txt")).unwrap(), "old contents");
     assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1, "a temporary file was left");
 }
+
+#[test]
+fn weights_holding_nan_or_infinity_are_refused_by_name() {
+    let with = |value: f32, index: usize| {
+        edited(|t| {
+            let (_, _, _, bytes) = t.iter_mut().find(|(n, ..)| n == "3.weight").unwrap();
+            bytes[index * 4..index * 4 + 4].copy_from_slice(&value.to_le_bytes());
+        })
+    };
+    assert_eq!(
+        load_problem(&with(f32::NAN, 2)),
+        "tensor `3.weight` holds NaN at index 2: weights must be finite"
+    );
+    assert_eq!(
+        load_problem(&with(f32::NEG_INFINITY, 0)),
+        "tensor `3.weight` holds -inf at index 0: weights must be finite"
+    );
+}

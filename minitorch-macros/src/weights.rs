@@ -51,6 +51,16 @@ pub fn check_weights(path: &LitStr, layers: &[CheckedLayer]) -> syn::Result<Path
                     found.shape()
                 ))
             }
+            Ok(found) if found.dtype() == safetensors::Dtype::F32 => {
+                let values =
+                    found.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                if let Some((index, value)) = values.enumerate().find(|(_, value)| !value.is_finite()) {
+                    report(format!(
+                        "tensor `{}` holds {value} at index {index}: weights must be finite",
+                        spec.name
+                    ));
+                }
+            }
             Ok(_) => {}
         }
     }

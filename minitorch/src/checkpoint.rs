@@ -186,8 +186,8 @@ fn load_from(model: &mut (impl Parameters + ?Sized), bytes: &[u8], location: &st
     Ok(())
 }
 
-/// Every tensor of `expected` that is missing from `file` or of another dtype or shape there,
-/// and every tensor of `file` that `expected` lacks.
+/// Every tensor of `expected` that is missing from `file`, of another dtype or shape there, or
+/// holds NaN or infinity; and every tensor of `file` that `expected` lacks.
 fn problems(
     file: &SafeTensors<'_>,
     expected: &BTreeMap<String, Tensor>,
@@ -212,6 +212,15 @@ fn problems(
                 if found.dtype() == Dtype::I64 && found.data().last().is_some_and(|&high| high >= 0x80) =>
             {
                 problems.push(format!("tensor `{name}`: a count cannot be negative"));
+            }
+            Ok(found) if found.dtype() == Dtype::F32 => {
+                let values =
+                    found.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                if let Some((index, value)) = values.enumerate().find(|(_, value)| !value.is_finite()) {
+                    problems.push(format!(
+                        "tensor `{name}` holds {value} at index {index}: weights must be finite"
+                    ));
+                }
             }
             Ok(_) => {}
         }
