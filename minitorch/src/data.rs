@@ -78,7 +78,13 @@ fn parse_idx<'a>(
         return Err(truncated());
     }
     let sizes: Vec<usize> = (1..=dimensions).map(|i| word(i) as usize).collect();
-    let expected = sizes.iter().product::<usize>();
+    // A header may lie: sizes whose product overflows promise more than any file holds.
+    let Some(expected) = sizes.iter().try_fold(1usize, |product, &size| product.checked_mul(size)) else {
+        return Err(data_error(
+            path,
+            format!("the header's sizes {sizes:?} promise more bytes than can exist"),
+        ));
+    };
     let payload = &bytes[header_length..];
     if payload.len() != expected {
         let what = if payload.len() < expected { "truncated" } else { "too long" };
