@@ -201,3 +201,13 @@ fn predictions_take_the_first_of_equal_logits_as_pytorchs_argmax_does() {
     assert_eq!(predicted_classes(&logits).collect::<Vec<_>>(), vec![0, 1, 0]);
     assert_eq!(format!("{:?}", CrossEntropy::<10>::new()), "CrossEntropy<10>");
 }
+
+#[test]
+fn dropout_drops_every_entry_at_its_rate_even_the_last_of_an_odd_batch() {
+    // One entry per forward: always the odd one out of the masks' pairs of 32-bit draws.
+    let mut dropout = Dropout::<1>::new(0.3, &mut rng(12));
+    assert_eq!(dropout.probability(), 0.3);
+    let one = Batch::<1>::from_element(1, 1.0);
+    let dropped = (0..10_000).filter(|_| dropout.forward(&one, Mode::Train)[0] == 0.0).count();
+    assert!((2_800..3_200).contains(&dropped), "{dropped} of 10,000 dropped at p = 0.3");
+}

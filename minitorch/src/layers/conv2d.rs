@@ -150,30 +150,44 @@ impl<
         if self.patches.shape() != (Self::PATCH, columns) {
             self.patches = DMatrix::zeros(Self::PATCH, columns);
         }
-        let patches = self.patches.as_mut_slice().chunks_exact_mut(Self::PATCH);
-        let positions = (0..input.ncols()).flat_map(|sample| {
-            (0..Self::OUT_HEIGHT).flat_map(move |y| (0..Self::OUT_WIDTH).map(move |x| (sample, y, x)))
-        });
-        for (patch, (sample, y, x)) in patches.zip(positions) {
-            let image = &input.as_slice()[sample * IN..(sample + 1) * IN];
-            for (entry, value) in patch.iter_mut().enumerate() {
-                *value = match Self::source(entry, y, x) {
-                    Some(index) => image[index],
-                    None => 0.0,
-                };
-            }
+        let patches = self.patches.as_mut_slice().chunks_exact_mut(Self::PATCH * Self::POSITIONS);
+        for (patches, image) in patches.zip(input.as_slice().chunks_exact(IN)) {
+            Self::for_each_patch_run(patches, |run, source| match source {
+                Some(start) => run.copy_from_slice(&image[start..start + run.len()]),
+                None => run.fill(0.0),
+            });
         }
     }
 
-    /// Where entry `entry` of the patch for output position `(y, x)` comes from in a sample's
-    /// input, or `None` in the padding.
-    fn source(entry: usize, y: usize, x: usize) -> Option<usize> {
-        let (channel, offset) = (entry / (KERNEL * KERNEL), entry % (KERNEL * KERNEL));
-        let (row, column) = (
-            (y * STRIDE + offset / KERNEL).checked_sub(PADDING)?,
-            (x * STRIDE + offset % KERNEL).checked_sub(PADDING)?,
-        );
-        (row < HEIGHT && column < WIDTH).then_some(channel * HEIGHT * WIDTH + row * WIDTH + column)
+    /// Calls `visit(run, source)` for every run of one sample's patches (position after
+    /// position) that lies on one input row: the run's slice and where it starts in the sample's
+    /// input, or `None` for a run in the padding. A run is part of one kernel row; a kernel row
+    /// that reaches into the padding is split into its parts.
+    fn for_each_patch_run(patches: &mut [f32], mut visit: impl FnMut(&mut [f32], Option<usize>)) {
+        let mut kernel_rows = patches.chunks_exact_mut(KERNEL);
+        for y in 0..Self::OUT_HEIGHT {
+            for x in 0..Self::OUT_WIDTH {
+                // The kernel's columns over the image (not the padding): `first..last`.
+                let left = x * STRIDE;
+                let first = PADDING.saturating_sub(left).min(KERNEL);
+                let last = (WIDTH + PADDING).saturating_sub(left).clamp(first, KERNEL);
+                for channel in 0..IN_CHANNELS {
+                    for kernel_row in 0..KERNEL {
+                        let part = kernel_rows.next().expect("one part per kernel row");
+                        let row = (y * STRIDE + kernel_row).checked_sub(PADDING).filter(|&row| row < HEIGHT);
+                        let Some(row) = row else {
+                            visit(part, None);
+                            continue;
+                        };
+                        let (before, rest) = part.split_at_mut(first);
+                        let (inside, after) = rest.split_at_mut(last - first);
+                        visit(before, None);
+                        visit(inside, Some(channel * HEIGHT * WIDTH + row * WIDTH + left + first - PADDING));
+                        visit(after, None);
+                    }
+                }
+            }
+        }
     }
 
     /// `∂L/∂W += G·Xᵀ`, `∂L/∂b += Σ G`, with `G` gathered into `product` first.
@@ -313,17 +327,14 @@ impl<
         // col2im: every patch entry's gradient goes back to the input position it came from.
         resize_batch(&mut self.grad_input, grad_output.ncols());
         self.grad_input.fill(0.0);
-        let patches = self.patch_gradient.as_slice().chunks_exact(Self::PATCH);
-        let positions = (0..grad_output.ncols()).flat_map(|sample| {
-            (0..Self::OUT_HEIGHT).flat_map(move |y| (0..Self::OUT_WIDTH).map(move |x| (sample, y, x)))
-        });
-        for (patch, (sample, y, x)) in patches.zip(positions) {
-            let image = &mut self.grad_input.as_mut_slice()[sample * IN..(sample + 1) * IN];
-            for (entry, &gradient) in patch.iter().enumerate() {
-                if let Some(index) = Self::source(entry, y, x) {
-                    image[index] += gradient;
+        let patches = self.patch_gradient.as_mut_slice().chunks_exact_mut(Self::PATCH * Self::POSITIONS);
+        for (patches, image) in patches.zip(self.grad_input.as_mut_slice().chunks_exact_mut(IN)) {
+            Self::for_each_patch_run(patches, |run, source| {
+                if let Some(start) = source {
+                    let target = &mut image[start..start + run.len()];
+                    target.iter_mut().zip(&*run).for_each(|(x, &g)| *x += g);
                 }
-            }
+            });
         }
         &self.grad_input
     }

@@ -146,28 +146,28 @@ impl<
         let samples = input.ncols();
         resize_batch(&mut self.output, samples);
         self.chosen.resize(samples * OUT, 0);
-        let (out_height, out_width) = (Self::OUT_HEIGHT, Self::OUT_WIDTH);
-        let outputs = self.output.as_mut_slice().iter_mut().zip(self.chosen.iter_mut());
-        let windows = (0..samples).flat_map(|sample| {
-            (0..CHANNELS).flat_map(move |channel| {
-                (0..out_height).flat_map(move |y| (0..out_width).map(move |x| (sample, channel, y, x)))
-            })
-        });
-        for ((value, chosen), (sample, channel, y, x)) in outputs.zip(windows) {
-            let image = &input.as_slice()[sample * IN..(sample + 1) * IN];
-            let (mut best, mut best_index) = (f32::NEG_INFINITY, None);
-            for row in y * STRIDE..y * STRIDE + KERNEL {
-                for column in x * STRIDE..x * STRIDE + KERNEL {
-                    let index = channel * HEIGHT * WIDTH + row * WIDTH + column;
-                    // Strictly greater keeps the first of equal values; NaN wins, as in PyTorch.
-                    if best_index.is_none() || image[index] > best || image[index].is_nan() {
-                        (best, best_index) = (image[index], Some(index));
+        let per_plane = Self::OUT_HEIGHT * Self::OUT_WIDTH;
+        let images = input.as_slice().chunks_exact(HEIGHT * WIDTH);
+        let outputs = self.output.as_mut_slice().chunks_exact_mut(per_plane);
+        let chosen = self.chosen.chunks_exact_mut(per_plane);
+        // One plane (a channel of a sample) at a time; `offset` places it in its sample.
+        for (plane, ((image, outputs), chosen)) in images.zip(outputs).zip(chosen).enumerate() {
+            let offset = (plane % CHANNELS) * HEIGHT * WIDTH;
+            let windows = outputs.iter_mut().zip(chosen.iter_mut());
+            for (window, (value, chosen)) in windows.enumerate() {
+                let (top, left) = (window / Self::OUT_WIDTH * STRIDE, window % Self::OUT_WIDTH * STRIDE);
+                let mut best = top * WIDTH + left;
+                for row in top..top + KERNEL {
+                    for index in row * WIDTH + left..row * WIDTH + left + KERNEL {
+                        // Strictly greater keeps the first of equal values; NaN wins, as in PyTorch.
+                        if image[index] > image[best] || image[index].is_nan() {
+                            best = index;
+                        }
                     }
                 }
+                *value = image[best];
+                *chosen = (offset + best) as u32;
             }
-            let index = best_index.expect("a window has at least one entry");
-            *value = best;
-            *chosen = index as u32;
         }
         &self.output
     }
