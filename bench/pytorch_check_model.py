@@ -1,8 +1,8 @@
-"""Loads a minitorch `mlp` checkpoint into PyTorch and compares predictions.
+"""Loads a minitorch `mlp` or `cnn` checkpoint into PyTorch and compares predictions.
 
-Run from the repo root: bench/.venv/bin/python bench/pytorch_check_model.py MODEL PREDICTIONS_CSV
-where PREDICTIONS_CSV comes from `mnist_mlp --predict data/mnist/t10k-images-idx3-ubyte.gz --model
-MODEL`. Loads MODEL with `load_state_dict(strict=True)` into the same `nn.Sequential`, classifies
+Run from the repo root: bench/.venv/bin/python bench/pytorch_check_model.py MODEL PREDICTIONS_CSV [mlp|cnn]
+where PREDICTIONS_CSV comes from `mnist_mlp --arch ARCH --predict data/mnist/t10k-images-idx3-ubyte.gz
+--model MODEL`. Loads MODEL with `load_state_dict(strict=True)` into the same `nn.Sequential`, classifies
 the 10,000 MNIST test images normalised as minitorch does (the statistics of the training file),
 and prints PyTorch's test accuracy and how many predictions differ from minitorch's.
 """
@@ -24,7 +24,14 @@ def idx(path):
 
 
 model_path, predictions_path = sys.argv[1], sys.argv[2]
-model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+arch = sys.argv[3] if len(sys.argv) > 3 else "mlp"
+if arch == "cnn":
+    model = nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(128, 10))
+else:
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 256), nn.ReLU(),
+                          nn.Linear(256, 10))
 model.load_state_dict(load_file(model_path), strict=True)
 model.eval()
 train = idx("data/mnist/train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
@@ -32,7 +39,10 @@ mean, std = train.mean(), train.std()
 images = (idx("data/mnist/t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255 - mean) / std
 labels = idx("data/mnist/t10k-labels-idx1-ubyte.gz")
 with torch.no_grad():
-    predicted = model(torch.from_numpy(images.astype(np.float32))).argmax(1).numpy()
+    inputs = torch.from_numpy(images.astype(np.float32))
+    if arch == "cnn":
+        inputs = inputs.reshape(-1, 1, 28, 28)
+    predicted = model(inputs).argmax(1).numpy()
 ours = np.loadtxt(predictions_path, delimiter=",", skiprows=1, dtype=np.int64)[:, 1]
 print(f"torch {torch.__version__}: strict load ok, test accuracy {(predicted == labels).mean():.4f}, "
       f"{(predicted != ours).sum()} of {len(ours)} predictions differ from minitorch's")

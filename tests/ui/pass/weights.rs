@@ -16,4 +16,15 @@ fn main() {
     let hidden = network.linear0.bias.map(|b| b.max(0.0));
     let expected = &*network.linear2.weight * hidden + &*network.linear2.bias;
     assert!((logits.column(0) - expected).abs().max() < 1e-6);
+
+    let mut cnn = TinyCnn::pretrained();
+    // PyTorch's [2, 1, 3, 3] kernel, row-major, is the layer's 2 × 9 weight row by row.
+    assert!(cnn.conv2d0.weight.iter().all(|w| w.abs() <= 0.5 && *w != 0.0));
+    assert_eq!(cnn.forward(&Batch::<16>::zeros(1)).unwrap().shape(), (2, 1));
+}
+
+minitorch::net! {
+    /// A convolutional network's weights, checked with their 4-D kernel shapes.
+    #[weights = "../../../../tests/ui/weights/tiny_cnn.safetensors"]
+    pub struct TinyCnn< Input(1, 4, 4), Conv2d(1, 2, 3), ReLU, Flatten, Linear(8, 2) >
 }
