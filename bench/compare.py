@@ -1,6 +1,7 @@
 """minitorch against PyTorch on the same machine, interleaved: seconds per training epoch of the
-workshop's mlp (batch 64, 128, 256; SGD lr 0.05, momentum 0.9), inference latency (batch 1 and
-64), and peak resident memory of a training run. Run through bench/compare.sh.
+workshop's mlp (batch 64, 128, 256; SGD lr 0.05, momentum 0.9) and of the cnn (batch 64, Adam lr
+1e-3), inference latency (batch 1 and 64), and peak resident memory of a training run. Run
+through bench/compare.sh.
 
 The machine's speed drifts by up to ~2x over minutes, so every measurement alternates between the
 two, and medians are compared.
@@ -32,6 +33,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="alternations per measurement")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per training run")
     parser.add_argument("--batches", default="64,128,256")
+    parser.add_argument("--cnn-epochs", type=int, default=1, help="epochs per cnn run (0 skips the cnn)")
     a = parser.parse_args()
 
     rows = []
@@ -50,6 +52,18 @@ def main():
         rows.append((f"training, batch {batch} (s/epoch)", torch_s, ours_s))
         if batch == 64:
             rows.append(("peak RSS of a training run (MB)", max(memory["pytorch"]), max(memory["minitorch"])))
+
+    if a.cnn_epochs > 0:
+        seconds = {"pytorch": [], "minitorch": []}
+        for _ in range(a.rounds):
+            common = ["--epochs", str(a.cnn_epochs), "--batch-size", "64"]
+            output, _ = run(PYTORCH + ["train", "--arch", "cnn", "--opt", "adam", "--threads", "2"] + common)
+            seconds["pytorch"] += epoch_seconds(output)
+            output, _ = run([MNIST_MLP, "--arch", "cnn", "--optimizer", "adam", "--out",
+                             os.path.join(ROOT, "runs", "bench-cnn")] + common)
+            seconds["minitorch"] += epoch_seconds(output)
+        rows.append(("training cnn, batch 64, Adam (s/epoch)", statistics.median(seconds["pytorch"]),
+                     statistics.median(seconds["minitorch"])))
 
     latency = {"pytorch": {}, "minitorch": {}}
     for _ in range(a.rounds):

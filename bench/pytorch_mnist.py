@@ -2,12 +2,17 @@
 (From the team's ../shared/bench; bench/compare.py runs it beside minitorch.)
 
 usage:
-  python pytorch_mnist.py train   --arch mlp --batch-size 64 --epochs 10 [--opt momentum|sgd] [--threads 2]
+  python pytorch_mnist.py train   --arch mlp|mlp-bn|base|cnn|pytorch-cnn --batch-size 64 --epochs 10
+                                  [--opt momentum|sgd|adam|adamw] [--threads 2]
   python pytorch_mnist.py latency [--threads 1]
   python pytorch_mnist.py gemm    [--threads 2]
 Data: the four gzip IDX files in $MNIST_DIR (default: ../data/mnist beside this file).
 Split: np.random.RandomState(0).permutation(60000): first 48,000 train, last 12,000 validation.
-Optimisers: momentum = SGD(lr=0.05, momentum=0.9); sgd = SGD(lr=0.1). Default PyTorch init, seed 0.
+Optimisers: momentum = SGD(lr=0.05, momentum=0.9); sgd = SGD(lr=0.1); adam = Adam(lr=1e-3);
+adamw = AdamW(lr=1e-3, weight_decay=0.01). Default PyTorch init, seed 0.
+cnn / pytorch-cnn take the images as [batch, 1, 28, 28] (so their nn.Sequential starts at the first
+Conv2d: index 0, as minitorch's names expect); pytorch-cnn is the network of PyTorch's
+official MNIST example (pytorch/examples mnist/main.py).
 Prints one key=value line per epoch and a final summary line; timings exclude evaluation.
 Install: pip install torch numpy   (the PyPI wheel; CPU is used)
 Note: this machine's speed drifts over minutes; compare runs made back to back, or interleaved.
@@ -53,6 +58,14 @@ def make_model(arch):
     if arch == "mlp-bn":
         return nn.Sequential(nn.Linear(784, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Dropout(0.2),
                              nn.Linear(512, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 10))
+    if arch == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(1024, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
+    if arch == "pytorch-cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                             nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
     raise SystemExit(f"unknown arch {arch}")
 
 
@@ -70,9 +83,13 @@ def evaluate(m, x, y):
 def train(a):
     torch.manual_seed(0)
     xtr, ytr, xva, yva, xte, yte = load()
+    if "cnn" in a.arch:  # images as [batch, 1, 28, 28]; the state dict's indices start at the first Conv2d
+        xtr, xva, xte = (x.view(-1, 1, 28, 28) for x in (xtr, xva, xte))
     m = make_model(a.arch)
-    opt = (torch.optim.SGD(m.parameters(), lr=0.1) if a.opt == "sgd"
-           else torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9))
+    opt = {"sgd": lambda: torch.optim.SGD(m.parameters(), lr=0.1),
+           "momentum": lambda: torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
+           "adam": lambda: torch.optim.Adam(m.parameters(), lr=1e-3),
+           "adamw": lambda: torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.01)}[a.opt]()
     secs = []
     for epoch in range(1, a.epochs + 1):
         m.train()
@@ -120,6 +137,13 @@ def gemm(a):
             t0 = time.perf_counter(); torch.mm(x, w); ts.append(time.perf_counter() - t0)
         t = statistics.median(ts)
         print(f"B={b} median_us={t * 1e6:.1f} gflops={2 * b * 784 * 512 / t / 1e9:.1f}")
+    x, w = torch.randn(2048, 2048), torch.randn(2048, 2048)  # near the machine's peak
+    for _ in range(3):
+        torch.mm(x, w)
+    t0 = time.perf_counter()
+    for _ in range(10):
+        torch.mm(x, w)
+    print(f"peak_2048 gflops={10 * 2 * 2048 ** 3 / (time.perf_counter() - t0) / 1e9:.1f}")
 
 
 if __name__ == "__main__":
@@ -128,7 +152,7 @@ if __name__ == "__main__":
     ap.add_argument("--arch", default="mlp")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--opt", default="momentum", choices=["momentum", "sgd"])
+    ap.add_argument("--opt", default="momentum", choices=["momentum", "sgd", "adam", "adamw"])
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
