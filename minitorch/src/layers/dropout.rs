@@ -188,3 +188,24 @@ impl<const N: usize> Layer<N, N> for Dropout<N> {
         &self.grad_input
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_mix_64;
+
+    /// The first outputs of SplitMix64 seeded with 1234567, as published with the algorithm's
+    /// reference implementation.
+    #[test]
+    fn split_mix_64_is_the_published_generator() {
+        let mut state = 1_234_567;
+        let outputs: Vec<u64> = (0..5).map(|_| split_mix_64(&mut state)).collect();
+        let expected = [
+            6_457_827_717_110_365_317,
+            3_203_168_211_198_807_973,
+            9_817_491_932_198_370_423,
+            4_593_380_528_125_082_431,
+            16_408_922_859_458_223_821,
+        ];
+        assert_eq!(outputs, expected);
+    }
+}
