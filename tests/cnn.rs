@@ -13,6 +13,9 @@ use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
 use minitorch::{Layer, MaxPool2d};
 use serde_json::Value;
+use support::{assert_close, assert_parameters_close, load_pytorch_parameters, numbers};
+
+mod support;
 
 net! {
     /// `nn.Sequential(Conv2d(2,3,3,padding=1), BatchNorm2d(3), ReLU, MaxPool2d(2), Conv2d(3,4,2,stride=2), ReLU, Flatten, Linear(16,3))`.
@@ -24,55 +27,19 @@ fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/tiny_cnn.json")).expect("fixture is JSON")
 }
 
-fn numbers(value: &Value) -> Vec<f64> {
-    match value {
-        Value::Array(items) => items.iter().flat_map(numbers).collect(),
-        Value::Object(fields) => fields.values().flat_map(numbers).collect(),
-        other => vec![other.as_f64().expect("a number")],
-    }
-}
-
-/// `max |ours − torch| ≤ 1e-5 · max(|torch|, scale_floor)` entry by entry, both in the same order.
-fn assert_close(name: &str, ours: &[f32], torch: &[f64], scale_floor: f64) {
-    assert_eq!(ours.len(), torch.len(), "{name}: size");
-    let scale = torch.iter().fold(scale_floor, |m, x| m.max(x.abs()));
-    let worst = ours.iter().zip(torch).map(|(&a, &b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
-    assert!(worst <= 1e-5 * scale, "{name}: max difference {worst:e} vs scale {scale:e}");
-}
-
-/// A parameter's values in PyTorch's row-major order (rows × the rest).
-fn row_major(p: &minitorch::Parameter<'_>, values: &[f32]) -> Vec<f32> {
-    (0..p.rows).flat_map(|r| (0..p.columns).map(move |c| values[r + c * p.rows])).collect()
-}
-
-fn load(net: &mut TinyCnn, parameters: &Value) {
-    net.visit_parameters(&mut |p| {
-        let flat = numbers(&parameters[format!("{}.{}", p.layer, p.name)]);
-        for r in 0..p.rows {
-            for c in 0..p.columns {
-                p.value[r + c * p.rows] = flat[r * p.columns + c] as f32;
-            }
-        }
-    });
-}
-
 /// Gradients are compared relative to the largest gradient of the step: the first convolution's
 /// bias, before batch normalisation, has gradient 0 in exact arithmetic, where only rounding is
 /// left to compare.
-fn assert_parameters_close(net: &mut TinyCnn, expected: &Value, what: &str, gradients: bool) {
+fn assert_step_close(net: &mut TinyCnn, expected: &Value, what: &str, gradients: bool) {
     let floor = if gradients { numbers(expected).iter().fold(0.0f64, |m, x| m.max(x.abs())) } else { 0.0 };
-    net.visit_parameters(&mut |p| {
-        let key = format!("{}.{}", p.layer, p.name);
-        let ours = row_major(&p, if gradients { p.gradient } else { p.value });
-        assert_close(&format!("{what} {key}"), &ours, &numbers(&expected[&key]), floor);
-    });
+    assert_parameters_close(net, expected, what, gradients, floor);
 }
 
 #[test]
 fn a_small_cnn_matches_pytorch_step_by_step() {
     let fixture = fixture();
     let mut net = TinyCnn::new(&mut StdRng::seed_from_u64(0));
-    load(&mut net, &fixture["params"]);
+    load_pytorch_parameters(&mut net, &fixture["params"]);
     let input = Batch::<162>::from_iterator(5, numbers(&fixture["input"]).into_iter().map(|x| x as f32));
     let labels: Vec<usize> = numbers(&fixture["labels"]).into_iter().map(|l| l as usize).collect();
     let step1 = &fixture["step1"];
@@ -121,18 +88,18 @@ fn a_small_cnn_matches_pytorch_step_by_step() {
 
     net.zero_grad();
     net.backward(criterion.gradient()).unwrap();
-    assert_parameters_close(&mut net, &step1["grad"], "gradient of", true);
+    assert_step_close(&mut net, &step1["grad"], "gradient of", true);
 
     let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 1e-4, ..SgdConfig::default() };
     let mut sgd = Sgd::new(config).unwrap();
     sgd.step(&mut net).unwrap();
-    assert_parameters_close(&mut net, &fixture["params_after_step1"], "after step 1", false);
+    assert_step_close(&mut net, &fixture["params_after_step1"], "after step 1", false);
     let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
     assert_close("loss of step 2", &[loss], &[fixture["loss_step2"].as_f64().unwrap()], 0.0);
     net.zero_grad();
     net.backward(criterion.gradient()).unwrap();
     sgd.step(&mut net).unwrap();
-    assert_parameters_close(&mut net, &fixture["params_after_step2"], "after step 2", false);
+    assert_step_close(&mut net, &fixture["params_after_step2"], "after step 2", false);
 
     let norm = &net.batchnorm2d1;
     assert_close(

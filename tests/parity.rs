@@ -10,6 +10,9 @@
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
+use support::numbers;
+
+mod support;
 
 net! {
     /// PyTorch's `nn.Sequential(Linear(4,5), BatchNorm1d(5), ReLU(), Dropout(0.5), Linear(5,3))`.
@@ -18,14 +21,6 @@ net! {
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/tiny_net.json")).expect("fixture is JSON")
-}
-
-fn numbers(value: &Value) -> Vec<f64> {
-    match value {
-        Value::Array(items) => items.iter().flat_map(numbers).collect(),
-        Value::Object(fields) => fields.values().flat_map(numbers).collect(),
-        other => vec![other.as_f64().expect("a number")],
-    }
 }
 
 /// A `[samples][features]` list as a batch (one column per sample).
@@ -62,24 +57,6 @@ fn assert_batch_close<const N: usize>(name: &str, ours: &Batch<N>, torch: &Value
     assert_close(name, transposed.as_slice(), ours.ncols(), torch);
 }
 
-fn load_parameters(net: &mut Tiny, parameters: &Value) {
-    let set = |target: &mut [f32], rows: usize, value: &Value| {
-        let flat = numbers(value);
-        let columns = flat.len() / rows;
-        for r in 0..rows {
-            for c in 0..columns {
-                target[r + c * rows] = flat[r * columns + c] as f32;
-            }
-        }
-    };
-    set(net.linear0.weight.as_mut_slice(), 5, &parameters["0.weight"]);
-    set(net.linear0.bias.as_mut_slice(), 5, &parameters["0.bias"]);
-    set(net.batchnorm1.weight.as_mut_slice(), 5, &parameters["1.weight"]);
-    set(net.batchnorm1.bias.as_mut_slice(), 5, &parameters["1.bias"]);
-    set(net.linear4.weight.as_mut_slice(), 3, &parameters["4.weight"]);
-    set(net.linear4.bias.as_mut_slice(), 3, &parameters["4.bias"]);
-}
-
 fn assert_parameters_close(net: &mut Tiny, expected: &Value, what: &str) {
     net.visit_parameters(&mut |p| {
         let key = format!("{}.{}", p.layer, p.name);
@@ -95,7 +72,7 @@ fn labels(fixture: &Value) -> Vec<usize> {
 fn fixture_network() -> (Value, Tiny, Batch<4>) {
     let fixture = fixture();
     let mut net = Tiny::new(&mut StdRng::seed_from_u64(0));
-    load_parameters(&mut net, &fixture["params"]);
+    support::load_pytorch_parameters(&mut net, &fixture["params"]);
     net.dropout3.set_fixed_mask(Some(&batch::<5>(&fixture["dropout_keep_mask"])));
     let input = batch::<4>(&fixture["input"]);
     (fixture, net, input)
