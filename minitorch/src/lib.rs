@@ -23,11 +23,36 @@
 //! # Ok::<(), minitorch::Error>(())
 //! ```
 //!
-//! Built-in layers: `Linear(in, out)`, `BatchNorm1d(features)` (also spelt `BatchNorm1D`),
+//! Built-in layers for features: `Linear(in, out)`, `BatchNorm1d(features)` (also spelt `BatchNorm1D`),
 //! `Dropout(p)`, and the activations `ReLU`, `LeakyReLU` or `LeakyReLU(negative_slope)` (PyTorch's
 //! default slope 0.01), `Sigmoid`, `Tanh` and `GELU` (the exact erf form). Activations and
 //! `Dropout` take their width from the layer before them. Outer attributes, doc comments and
 //! visibility carry over to the struct; one `net!` may declare several networks.
+//!
+//! # Convolutional networks
+//!
+//! `Input(channels, height, width)` first declares that the network takes images; then
+//! `Conv2d(in, out, kernel)` (with optional `stride = s`, `padding = p`), `MaxPool2d(kernel)`
+//! (optional `stride`, by default the kernel size), `BatchNorm2d(channels)` and `Flatten` are
+//! available, and activations and `Dropout` work on images element-wise. `net!` computes every
+//! shape and reports a mistake at the layer that makes it, e.g. a `Linear` whose input width is
+//! not what `Flatten` produces. An image is one column of `channels·height·width` numbers in
+//! PyTorch's channel, row, column order.
+//!
+//! ```
+//! use minitorch::prelude::*;
+//! use minitorch::rand::{SeedableRng, rngs::StdRng};
+//!
+//! net! {
+//!     struct Small< Input(1, 8, 8), Conv2d(1, 4, 3, padding = 1), ReLU, MaxPool2d(2), Flatten, Linear(64, 10) >
+//! }
+//!
+//! let mut net = Small::new(&mut StdRng::seed_from_u64(0));
+//! assert!(Small::summary().lines().any(|line| line.contains("MaxPool2d(2)") && line.contains("4 × 4 × 4")));
+//! let logits = net.forward(&Batch::<64>::zeros(2))?; // two 8×8 images
+//! assert_eq!(logits.shape(), (10, 2));
+//! # Ok::<(), minitorch::Error>(())
+//! ```
 //!
 //! # Your own layer in `net!`
 //!
