@@ -5,7 +5,7 @@
 use minitorch::prelude::*;
 use serde_json::Value;
 
-const INPUTS: usize = 13;
+const INPUTS: usize = 15;
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/activations.json")).expect("fixture is JSON")

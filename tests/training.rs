@@ -280,3 +280,23 @@ fn nothing_to_train_on_is_an_error() {
     let zero = TrainingConfig { batch_size: 0, ..config(1) };
     assert!(fit(&mut net, &mut sgd(0.01), &train, &held_out, &zero, |_| {}).is_err());
 }
+
+#[test]
+fn evaluation_is_the_mean_over_the_whole_set_whatever_the_batch_size() {
+    let (_, held_out) = subset();
+    let mut net = Small::new(&mut StdRng::seed_from_u64(13));
+    let (loss, accuracy) = evaluate(&mut net, &held_out, 1000).unwrap();
+    // By hand: one batch of all 1,000 images.
+    let (mut images, mut labels) = (Batch::<784>::zeros(0), Vec::new());
+    held_out.fill_batch(&(0..1000).collect::<Vec<_>>(), &mut images, &mut labels).unwrap();
+    let mut criterion = CrossEntropy::new();
+    let logits = net.forward(&images).unwrap();
+    let correct = predicted_classes(logits).zip(&labels).filter(|(p, l)| p == *l).count();
+    assert_eq!(accuracy, correct as f32 / 1000.0);
+    assert!((loss - criterion.forward(logits, &labels).unwrap()).abs() < 1e-5, "{loss}");
+    // Batches of 300 leave a last one of 100; the mean weighs each image once.
+    let (loss_in_batches, accuracy_in_batches) = evaluate(&mut net, &held_out, 300).unwrap();
+    assert!((loss_in_batches - loss).abs() < 1e-5 && accuracy_in_batches == accuracy);
+    assert!(matches!(evaluate(&mut net, &held_out, 0), Err(Error::EmptyBatch { .. })));
+    assert!(matches!(evaluate(&mut net, &held_out.subset(&[]), 10), Err(Error::EmptyBatch { .. })));
+}
