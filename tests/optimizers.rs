@@ -111,8 +111,14 @@ fn sgd_without_momentum_steps_down_the_gradient_with_weight_decay() {
     let first = 1.0 - 0.5 * (2.0 + 0.1);
     let second = first - 0.5 * (2.0 + 0.1 * first);
     assert!(close(thetas, [first, second]), "{thetas:?}");
-    let plain = two_steps(&mut Sgd::new(SgdConfig { learning_rate: 0.5, ..SgdConfig::default() }).unwrap());
+    let mut sgd = Sgd::new(SgdConfig { learning_rate: 0.5, ..SgdConfig::default() }).unwrap();
+    let plain = two_steps(&mut sgd);
     assert!(close(plain, [0.0, -1.0]), "{plain:?}");
+    assert_eq!(sgd.state().steps, 2);
+    assert_eq!(sgd.config().learning_rate, 0.5);
+    let mut with_momentum = Sgd::new(SgdConfig { learning_rate: 0.5, momentum: 0.5, ..SgdConfig::default() }).unwrap();
+    two_steps(&mut with_momentum);
+    assert_eq!(with_momentum.state().steps, 2);
 }
 
 #[test]
@@ -127,6 +133,10 @@ fn adam_steps_by_hand() {
     let thetas = two_steps(&mut AdamW::new(config).unwrap());
     let first = 1.0 * (1.0 - 0.05) - 0.1;
     assert!(close(thetas, [first, first * 0.95 - 0.1]), "{thetas:?}");
+    // A large ε shows where it enters: θ ← θ − η·m̂/(√v̂ + ε) = 1 − 0.1·2/(2 + 1).
+    let config = AdamConfig { learning_rate: 0.1, eps: 1.0, ..AdamConfig::default() };
+    let [first, _] = two_steps(&mut Adam::new(config).unwrap());
+    assert!((first - (1.0 - 0.1 * 2.0 / 3.0)).abs() < 1e-6, "{first}");
 }
 
 #[test]
@@ -263,8 +273,11 @@ fn sgd_follows_pytorch_formulas() {
     let plain = run(false, 0.0);
     assert!((plain[0] + 0.05).abs() < 1e-6 && (plain[1] + 1.9925).abs() < 1e-6, "{plain:?}");
     // Nesterov: step 1 uses g + μ·b = 2.1 + 1.89 = 3.99, θ = 1 − 1.995 = −0.995.
+    // Step 2: g = 2 + 0.1·(−0.995) = 1.9005, b = 0.9·2.1 + 1.9005 = 3.7905,
+    // θ = −0.995 − 0.5·(1.9005 + 0.9·3.7905) = −3.650975.
     let nesterov = run(true, 0.0);
     assert!((nesterov[0] + 0.995).abs() < 1e-6, "{nesterov:?}");
+    assert!((nesterov[1] + 3.650_975).abs() < 1e-5, "{nesterov:?}");
     // Dampening 0.5 changes only the second step: b = 0.9·2.1 + 0.5·g.
     let damped = run(false, 0.5);
     let g2 = 2.0 + 0.1 * -0.05;
