@@ -116,7 +116,8 @@ fn sgd_without_momentum_steps_down_the_gradient_with_weight_decay() {
     assert!(close(plain, [0.0, -1.0]), "{plain:?}");
     assert_eq!(sgd.state().steps, 2);
     assert_eq!(sgd.config().learning_rate, 0.5);
-    let mut with_momentum = Sgd::new(SgdConfig { learning_rate: 0.5, momentum: 0.5, ..SgdConfig::default() }).unwrap();
+    let mut with_momentum =
+        Sgd::new(SgdConfig { learning_rate: 0.5, momentum: 0.5, ..SgdConfig::default() }).unwrap();
     two_steps(&mut with_momentum);
     assert_eq!(with_momentum.state().steps, 2);
 }

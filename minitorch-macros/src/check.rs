@@ -242,9 +242,9 @@ struct Before<'a> {
 impl Before<'_> {
     /// "the layer before it produces 512", or "`Flatten` produces 9216 (64 channels × 12 × 12)".
     fn produces(&self, shape: Shape) -> String {
-        match (self.layer, shape) {
-            (Some(layer), Shape::Flat(features)) if matches!(layer.input, Shape::Image { .. }) => {
-                let Shape::Image { channels, height, width } = layer.input else { unreachable!() };
+        match (self.layer.map(|layer| (layer, layer.input)), shape) {
+            // A flat shape made from an image: name the image it came from.
+            (Some((layer, Shape::Image { channels, height, width })), Shape::Flat(features)) => {
                 let plural = if channels == 1 { "" } else { "s" };
                 format!(
                     "`{}` produces {features} ({channels} channel{plural} × {height} × {width})",

@@ -39,9 +39,9 @@ fn fields(network: &CheckedNetwork) -> Vec<syn::Ident> {
 }
 
 fn layer_type(layer: &CheckedLayer) -> TokenStream {
-    let LayerSource::BuiltIn { kind, integers, .. } = &layer.source else {
-        let LayerSource::Custom(layer_type) = &layer.source else { unreachable!() };
-        return quote!(#layer_type);
+    let (kind, integers) = match &layer.source {
+        LayerSource::BuiltIn { kind, integers, .. } => (kind, integers),
+        LayerSource::Custom(layer_type) => return quote!(#layer_type),
     };
     let name = format_ident!("{}", kind.type_name);
     let number = |n: usize| Literal::usize_unsuffixed(n);
