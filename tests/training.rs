@@ -178,7 +178,7 @@ fn progress_reports_every_batch_and_the_epochs_means() {
     let (train, held_out) = subset();
     let train = train.subset(&(0..640).collect::<Vec<_>>());
     let mut net = Small::new(&mut StdRng::seed_from_u64(10));
-    let (mut started, mut batches, mut last_running) = (Vec::new(), Vec::new(), 0.0);
+    let (mut started, mut batches, mut last_running, mut first_running) = (Vec::new(), Vec::new(), 0.0, 0.0);
     let history = fit(&mut net, &mut sgd(0.02), &train, &held_out, &config(1), |event| match event {
         Progress::EpochStarted { epoch, batches } => started.push((epoch, batches)),
         Progress::BatchDone { batch, running_loss, images_per_second } => {
@@ -186,12 +186,18 @@ fn progress_reports_every_batch_and_the_epochs_means() {
             assert!(images_per_second.is_finite() && images_per_second > 0.0);
             batches.push(batch);
             last_running = running_loss;
+            if batch == 1 {
+                first_running = running_loss;
+            }
         }
         Progress::EpochDone(metrics) => assert_eq!(metrics.train_loss, last_running),
     })
     .unwrap();
     assert_eq!(started, vec![(1, 10)]);
     assert_eq!(batches, (1..=10).collect::<Vec<_>>());
+    // After one batch the running loss is that batch's loss: near ln 10 ≈ 2.30 for an untrained
+    // classifier of 10 classes.
+    assert!((first_running - 10f32.ln()).abs() < 0.7, "first running loss {first_running}");
     let metrics = history[0];
     assert!(metrics.train_loss > 0.0 && metrics.train_loss < 2.5, "{metrics:?}");
     assert!(metrics.train_accuracy > 0.3 && metrics.train_accuracy <= 1.0, "{metrics:?}");
