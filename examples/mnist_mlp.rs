@@ -3,12 +3,14 @@
 //! ```sh
 //! cargo run --release --example mnist_mlp                      # mlp, 10 epochs
 //! cargo run --release --example mnist_mlp -- --arch mlp-bn
-//! cargo run --release --example mnist_mlp -- --compare         # base, mlp and mlp-bn side by side
+//! cargo run --release --example mnist_mlp -- --arch cnn        # a CNN: Adam, 3 epochs
+//! cargo run --release --example mnist_mlp -- --compare         # base, mlp, mlp-bn and cnn side by side
 //! cargo run --release --example mnist_mlp -- --optimizer adam  # SGD (default), Adam or AdamW
 //! cargo run --release --example mnist_mlp -- --resume runs/mlp # continue a stopped run
 //! ```
 //!
-//! stdout gets one `key=value` line per epoch and a final test line; stderr a progress bar.
+//! stdout gets the network's summary, one `key=value` line per epoch and a final test line;
+//! stderr a progress bar.
 //! Into `--out` (default `runs/<arch>`): `metrics.csv`, `convergence.svg` and the trained
 //! `model.safetensors` (PyTorch state-dict names: `nn.Sequential.load_state_dict` takes it); and,
 //! after every epoch, `training_state.safetensors` (model, optimiser state, epoch) with
@@ -153,7 +155,7 @@ struct Arguments {
     /// Output folder (default `runs/<arch>`, or `runs/compare` with `--compare`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Train all three architectures with the same settings and compare them.
+    /// Train base, mlp, mlp-bn and cnn, each with its defaults unless given, and compare them.
     #[arg(long)]
     compare: bool,
     /// Stop after this epoch, leaving a training state that `--resume` continues.
