@@ -179,17 +179,19 @@ fn the_summary_lists_every_layer_with_its_shape_and_parameters() {
 #[test]
 fn a_convolution_gives_each_sample_the_same_output_in_any_batch() {
     let mut rng = StdRng::seed_from_u64(31);
-    let mut conv = minitorch::Conv2d::<2, 3, 3, 1, 1, 6, 6, 72, 108>::new(&mut rng);
+    // 4 channels of 16×16, kernel 5, padding 2: 100-number patches at 256 positions, so a tile
+    // holds 5 samples and a batch of 40 makes 4 tiles per core.
+    let mut conv = minitorch::Conv2d::<4, 2, 5, 1, 2, 16, 16, 1024, 512>::new(&mut rng);
     let mut alone = conv.clone();
     for samples in [1, 5, 2, 40, 3] {
-        let input = Batch::<72>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
-        let gradient = Batch::<108>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
+        let input = Batch::<1024>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
+        let gradient = Batch::<512>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
         let output = conv.forward(&input, Mode::Train).clone();
         let grad_input = conv.backward(&input, &gradient).clone();
         for sample in 0..samples {
-            let one = Batch::<72>::from_column_slice(input.column(sample).as_slice());
+            let one = Batch::<1024>::from_column_slice(input.column(sample).as_slice());
             let expected = alone.forward(&one, Mode::Train).clone();
-            let one_gradient = Batch::<108>::from_column_slice(gradient.column(sample).as_slice());
+            let one_gradient = Batch::<512>::from_column_slice(gradient.column(sample).as_slice());
             let expected_grad = alone.backward(&one, &one_gradient).clone();
             assert!((output.column(sample) - expected.column(0)).abs().max() < 1e-5, "batch {samples}");
             assert!(
