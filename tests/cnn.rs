@@ -201,3 +201,13 @@ fn a_convolution_gives_each_sample_the_same_output_in_any_batch() {
         }
     }
 }
+
+#[test]
+fn a_cnn_counts_its_parameters_and_shows_its_geometry() {
+    let net = TinyCnn::new(&mut StdRng::seed_from_u64(32));
+    assert_eq!(net.parameter_count(), 3 * 2 * 9 + 3 + 2 * 3 + 4 * 3 * 4 + 4 + 3 * 16 + 3);
+    let shown = format!("{net:?}");
+    assert!(shown.contains("conv2d0: Conv2d(2, 3, 3, stride = 1, padding = 1) on 2×9×9"), "{shown}");
+    assert!(shown.contains("maxpool2d3: MaxPool2d(2, stride = 2) on 3×9×9"), "{shown}");
+    assert!(shown.contains("batchnorm2d1: BatchNorm2d<3, 243> { num_batches_tracked: 0 }"), "{shown}");
+}
