@@ -209,6 +209,8 @@ impl<
     ) {
         Self::prepare(workspace, inputs.len() / IN);
         workspace.weight_gradient.fill(0.0);
+        workspace.bias_gradient.clear();
+        workspace.bias_gradient.resize(OUT_CHANNELS, 0.0);
         let stride = workspace.product.nrows();
         let tiles = inputs.chunks(Self::TILE * IN).zip(gradients.chunks(Self::TILE * OUT));
         for (tile, (images, gradients)) in tiles.enumerate() {
@@ -220,6 +222,7 @@ impl<
                 for (channel, gradients) in gradients.chunks_exact(Self::POSITIONS).enumerate() {
                     let start = channel * stride + sample * Self::POSITIONS;
                     product[start..start + Self::POSITIONS].copy_from_slice(gradients);
+                    workspace.bias_gradient[channel] += gradients.iter().sum::<f32>();
                 }
             }
             let (patches, product) =
@@ -255,7 +258,7 @@ impl<
     }
 
     /// `∂L/∂W`, `∂L/∂b` and, when `input_gradient` is true, `∂L/∂X`, with the batch split
-    /// between two cores.
+    /// between two cores; each core sums its own part of the parameter gradients.
     fn backward_batch(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, input_gradient: bool) {
         let samples = grad_output.ncols();
         let half = samples.div_ceil(2);
@@ -277,11 +280,8 @@ impl<
         let gradient = self.weight_gradient.as_mut_slice().iter_mut();
         let parts = first.weight_gradient.as_slice().iter().zip(second.weight_gradient.as_slice());
         gradient.zip(parts).for_each(|(total, (a, b))| *total += a + b);
-        for gradients in grad_output.as_slice().chunks_exact(OUT) {
-            for (channel, gradients) in gradients.chunks_exact(Self::POSITIONS).enumerate() {
-                self.bias_gradient[channel] += gradients.iter().sum::<f32>();
-            }
-        }
+        let parts = first.bias_gradient.iter().zip(&second.bias_gradient);
+        self.bias_gradient.iter_mut().zip(parts).for_each(|(total, (a, b))| *total += a + b);
     }
 
     /// Calls `visit(run, source)` for every run of one sample's patches (position after
@@ -426,6 +426,8 @@ struct Workspace {
     patch_gradient: DMatrix<f32>,
     /// This core's part of `∂L/∂W`.
     weight_gradient: DMatrix<f32>,
+    /// This core's part of `∂L/∂b`, summed while `G` is gathered.
+    bias_gradient: Vec<f32>,
 }
 
 /// A copy starts with empty buffers: they hold nothing between a layer's calls that a copy
@@ -439,6 +441,12 @@ impl Clone for Workspace {
 impl Default for Workspace {
     fn default() -> Self {
         let empty = || DMatrix::zeros(0, 0);
-        Self { patches: empty(), product: empty(), patch_gradient: empty(), weight_gradient: empty() }
+        Self {
+            patches: empty(),
+            product: empty(),
+            patch_gradient: empty(),
+            weight_gradient: empty(),
+            bias_gradient: Vec::new(),
+        }
     }
 }
