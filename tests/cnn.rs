@@ -156,6 +156,36 @@ fn max_pooling_routes_a_tie_to_the_first_maximum() {
 }
 
 #[test]
+fn max_pooling_lets_nan_win_and_the_last_nan_win_most() {
+    // PyTorch's rule, `value > max || isnan(value)`: a NaN replaces the maximum, a later number
+    // does not replace a NaN, and a later NaN does.
+    let mut pool = MaxPool2d::<1, 2, 2, 2, 2, 4, 1>::new();
+    let image = Batch::<4>::from_column_slice(&[1.0, f32::NAN, 5.0, f32::NAN]);
+    assert!(pool.forward(&image, Mode::Train)[0].is_nan());
+    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    assert_eq!(grad.as_slice(), &[0.0, 0.0, 0.0, 1.0]);
+}
+
+#[test]
+fn max_pooling_gives_each_sample_of_a_batch_what_it_gives_the_sample_alone() {
+    // The batch is split between two cores; an odd batch leaves them unequal halves.
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut pool = MaxPool2d::<2, 3, 2, 7, 6, 84, 12>::new();
+    let batch = Batch::<84>::from_fn(5, |_, _| rng.random_range(-1.0..1.0));
+    let gradient = Batch::<12>::from_fn(5, |_, _| rng.random_range(-1.0..1.0));
+    let outputs = pool.forward(&batch, Mode::Train).clone();
+    let input_gradients = pool.backward(&batch, &gradient).clone();
+    for sample in 0..5 {
+        let alone = Batch::<84>::from_column_slice(batch.column(sample).as_slice());
+        let output = pool.forward(&alone, Mode::Train).clone();
+        assert_eq!(output.as_slice(), outputs.column(sample).as_slice(), "sample {sample}");
+        let sample_gradient = Batch::<12>::from_column_slice(gradient.column(sample).as_slice());
+        let input_gradient = pool.backward(&alone, &sample_gradient);
+        assert_eq!(input_gradient.as_slice(), input_gradients.column(sample).as_slice(), "sample {sample}");
+    }
+}
+
+#[test]
 fn the_summary_lists_every_layer_with_its_shape_and_parameters() {
     assert_eq!(
         TinyCnn::summary(),

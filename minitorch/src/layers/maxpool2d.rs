@@ -83,6 +83,53 @@ impl<
         let () = Self::GEOMETRY;
         Self { chosen: vec![0; OUT], output: Batch::zeros(1), grad_input: Batch::zeros(0) }
     }
+
+    /// Pools the samples of `images` (one after another) into `outputs`, and writes where each
+    /// maximum was into `chosen`.
+    fn pool(images: &[f32], outputs: &mut [f32], chosen: &mut [u32]) {
+        let per_plane = Self::OUT_HEIGHT * Self::OUT_WIDTH;
+        let planes = images.chunks_exact(HEIGHT * WIDTH);
+        let outputs = outputs.chunks_exact_mut(per_plane).zip(chosen.chunks_exact_mut(per_plane));
+        // One plane (a channel of a sample) at a time; `offset` places it in its sample.
+        for (plane, (image, (outputs, chosen))) in planes.zip(outputs).enumerate() {
+            let offset = (plane % CHANNELS) * HEIGHT * WIDTH;
+            let rows =
+                outputs.chunks_exact_mut(Self::OUT_WIDTH).zip(chosen.chunks_exact_mut(Self::OUT_WIDTH));
+            for (y, (values, chosen)) in rows.enumerate() {
+                // A whole row of windows at once, one window position (u, v) after another in
+                // row-major order: the running maxima live in the output row, and the loop over
+                // the row has no branch to mispredict, where comparing window by window had a
+                // data-dependent branch per candidate (perf, MNIST CNN: 14% of all cycles in
+                // pooling window by window, 11% this way).
+                for u in 0..KERNEL {
+                    for v in 0..KERNEL {
+                        let start = (y * STRIDE + u) * WIDTH + v;
+                        let row = &image[start..start + (Self::OUT_WIDTH - 1) * STRIDE + 1];
+                        for x in 0..Self::OUT_WIDTH {
+                            let candidate = row[x * STRIDE];
+                            // Strictly greater keeps the first of equal values; NaN wins, as in
+                            // PyTorch. `|`, not `||`, so that nothing branches.
+                            let better = (u == 0 && v == 0) | (candidate > values[x]) | candidate.is_nan();
+                            let index = (offset + start + x * STRIDE) as u32;
+                            values[x] = if better { candidate } else { values[x] };
+                            chosen[x] = if better { index } else { chosen[x] };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes each sample's output gradient to the input positions its maxima came from.
+    fn route_back(gradients: &[f32], chosen: &[u32], targets: &mut [f32]) {
+        targets.fill(0.0);
+        let samples = gradients.chunks_exact(OUT).zip(chosen.chunks_exact(OUT));
+        for ((gradients, chosen), target) in samples.zip(targets.chunks_exact_mut(IN)) {
+            for (&gradient, &index) in gradients.iter().zip(chosen) {
+                target[index as usize] += gradient;
+            }
+        }
+    }
 }
 
 impl<
@@ -146,29 +193,15 @@ impl<
         let samples = input.ncols();
         resize_batch(&mut self.output, samples);
         self.chosen.resize(samples * OUT, 0);
-        let per_plane = Self::OUT_HEIGHT * Self::OUT_WIDTH;
-        let images = input.as_slice().chunks_exact(HEIGHT * WIDTH);
-        let outputs = self.output.as_mut_slice().chunks_exact_mut(per_plane);
-        let chosen = self.chosen.chunks_exact_mut(per_plane);
-        // One plane (a channel of a sample) at a time; `offset` places it in its sample.
-        for (plane, ((image, outputs), chosen)) in images.zip(outputs).zip(chosen).enumerate() {
-            let offset = (plane % CHANNELS) * HEIGHT * WIDTH;
-            let windows = outputs.iter_mut().zip(chosen.iter_mut());
-            for (window, (value, chosen)) in windows.enumerate() {
-                let (top, left) = (window / Self::OUT_WIDTH * STRIDE, window % Self::OUT_WIDTH * STRIDE);
-                let mut best = top * WIDTH + left;
-                for row in top..top + KERNEL {
-                    for index in row * WIDTH + left..row * WIDTH + left + KERNEL {
-                        // Strictly greater keeps the first of equal values; NaN wins, as in PyTorch.
-                        if image[index] > image[best] || image[index].is_nan() {
-                            best = index;
-                        }
-                    }
-                }
-                *value = image[best];
-                *chosen = (offset + best) as u32;
-            }
-        }
+        // Half the batch on each core, as the convolutions before and after it run.
+        let half = samples.div_ceil(2);
+        let inputs = input.as_slice().split_at(half * IN);
+        let outputs = self.output.as_mut_slice().split_at_mut(half * OUT);
+        let chosen = self.chosen.split_at_mut(half * OUT);
+        rayon::join(
+            || Self::pool(inputs.0, outputs.0, chosen.0),
+            || Self::pool(inputs.1, outputs.1, chosen.1),
+        );
         &self.output
     }
 
@@ -177,16 +210,16 @@ impl<
     }
 
     fn backward(&mut self, _input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
-        self.grad_input.fill(0.0);
-        let gradients = grad_output.as_slice().chunks_exact(OUT);
-        let chosen = self.chosen.chunks_exact(OUT);
-        let targets = self.grad_input.as_mut_slice().chunks_exact_mut(IN);
-        for ((gradients, chosen), target) in gradients.zip(chosen).zip(targets) {
-            for (&gradient, &index) in gradients.iter().zip(chosen) {
-                target[index as usize] += gradient;
-            }
-        }
+        let samples = grad_output.ncols();
+        resize_batch(&mut self.grad_input, samples);
+        let half = samples.div_ceil(2);
+        let gradients = grad_output.as_slice().split_at(half * OUT);
+        let chosen = self.chosen.split_at(half * OUT);
+        let targets = self.grad_input.as_mut_slice().split_at_mut(half * IN);
+        rayon::join(
+            || Self::route_back(gradients.0, chosen.0, targets.0),
+            || Self::route_back(gradients.1, chosen.1, targets.1),
+        );
         &self.grad_input
     }
 }
