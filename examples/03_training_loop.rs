@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Error> {
-    let data = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"), 12_000, 0)?;
+    let data = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"), 12_000, 0)?;
     let train = data.train.subset(&(0..6000).collect::<Vec<_>>());
     let mut rng = StdRng::seed_from_u64(0);
     let mut net = Classifier::new(&mut rng);

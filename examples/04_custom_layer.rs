@@ -125,7 +125,7 @@ fn run() -> Result<(), Error> {
     }
 
     // 2. Train a network that uses it, with the library's loop.
-    let data = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"), 12_000, 0)?;
+    let data = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"), 12_000, 0)?;
     let train = data.train.subset(&(0..12_000).collect::<Vec<_>>());
     let mut net = WithPReLU::new(&mut rng);
     let mut adam = Adam::new(AdamConfig::default())?;

@@ -8,19 +8,20 @@
 //! ```
 //!
 //! Like MNIST, images are light digits on a dark background; colour images are converted to
-//! grayscale.
+//! grayscale, and transparent pixels are laid over white.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 use minitorch::data::{Normalization, find_mnist_files, read_idx_images, read_idx_labels};
+use minitorch::image::GrayImage;
 use minitorch::prelude::*;
 
 net! {
     /// The workshop's mlp as `cargo run --release --example mnist_mlp` trained it (seed 0,
     /// 10 epochs): 98.41% on the MNIST test set.
-    #[weights = "models/mnist_mlp.safetensors"]
+    #[weights = "../models/mnist_mlp.safetensors"]
     struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
 }
 
@@ -33,22 +34,22 @@ struct Arguments {
     #[arg(long)]
     index: Vec<usize>,
     /// Folder with the MNIST files, for `--index`.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/mnist"))]
     data_dir: PathBuf,
 }
 
 /// The 784 pixels of a 28×28 image file, row by row.
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
-    let image = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if (image.width(), image.height()) != (28, 28) {
+    let image = GrayImage::read(path).map_err(|e| e.to_string())?;
+    if (image.width, image.height) != (28, 28) {
         return Err(format!(
             "{}: {}×{} pixels; the model takes 28×28",
             path.display(),
-            image.width(),
-            image.height()
+            image.width,
+            image.height
         ));
     }
-    Ok(image.into_luma8().into_raw())
+    Ok(image.pixels)
 }
 
 fn classify(network: &mut Classifier, name: &str, pixels: &[u8]) -> Result<(), String> {

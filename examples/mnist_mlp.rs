@@ -150,7 +150,7 @@ struct Arguments {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Folder with the four IDX files (`.gz` or not).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/mnist"))]
     data_dir: PathBuf,
     /// Output folder (default `runs/<arch>`, or `runs/compare` with `--compare`).
     #[arg(long)]

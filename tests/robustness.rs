@@ -1,4 +1,4 @@
-//! The readers never panic: thousands of damaged IDX and safetensors inputs (truncated,
+//! The readers never panic: thousands of damaged IDX, safetensors, PNG and PGM inputs (truncated,
 //! bit-flipped, with lying headers) each give an error or a valid result.
 //!
 //! The damage is drawn from a seeded generator, so a failure names a reproducible case.
@@ -154,4 +154,42 @@ fn damaged_training_states_are_errors_or_valid() {
         })
         .ok();
     }
+}
+
+#[test]
+fn damaged_images_are_errors_or_valid() {
+    // A PNG of each colour type the reader converts, and both PGM forms.
+    let mut originals = Vec::new();
+    for (colour, channels) in [(png::ColorType::Grayscale, 1), (png::ColorType::Rgba, 4)] {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, 12, 9);
+        encoder.set_color(colour);
+        let mut writer = encoder.write_header().unwrap();
+        let samples: Vec<u8> = (0..12 * 9 * channels).map(|i| (i * 37 % 256) as u8).collect();
+        writer.write_image_data(&samples).unwrap();
+        writer.finish().unwrap();
+        originals.push(bytes);
+    }
+    let mut pgm = b"P5\n# comment\n12 9\n255\n".to_vec();
+    pgm.extend((0..12 * 9).map(|i| (i * 11 % 256) as u8));
+    originals.push(pgm);
+    originals.push(b"P2 3 2 65535\n0 65535 7\n1 2 30000\n".to_vec());
+    let mut rng = StdRng::seed_from_u64(4);
+    let (mut errors, mut valid) = (0, 0);
+    for case in 0..4000 {
+        let original = &originals[case % originals.len()];
+        let bytes = damaged(original, &mut rng, 40);
+        match never_panics("image", case, || minitorch::image::GrayImage::decode(&bytes, "damaged")) {
+            Ok(image) => {
+                assert_eq!(image.pixels.len(), image.width * image.height, "case {case}");
+                valid += 1;
+            }
+            Err(error) => {
+                assert!(error.to_string().starts_with("damaged: "), "{error}");
+                errors += 1;
+            }
+        }
+    }
+    println!("{errors} errors, {valid} still valid");
+    assert!(errors > 2000, "most damage is detected: {errors} errors");
 }

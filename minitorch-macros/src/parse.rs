@@ -32,7 +32,8 @@ pub struct Definition {
 /// One entry of a layer list.
 pub enum Entry {
     BuiltIn(LayerCall),
-    Custom(CustomLayer),
+    /// Boxed: a parsed `Type` is several times larger than a built-in's call.
+    Custom(Box<CustomLayer>),
 }
 
 /// A layer the user wrote: `Gain<128>: 128 -> 128`.
@@ -68,13 +69,13 @@ impl Parse for Entry {
         // A type followed by `:` is the user's layer; anything else is read as a built-in.
         let fork = input.fork();
         if fork.parse::<Type>().is_ok() && fork.peek(Token![:]) {
-            return Ok(Entry::Custom(CustomLayer {
+            return Ok(Entry::Custom(Box::new(CustomLayer {
                 layer_type: input.parse()?,
                 colon: input.parse()?,
                 inputs: input.parse()?,
                 arrow: input.parse()?,
                 outputs: input.parse()?,
-            }));
+            })));
         }
         Ok(Entry::BuiltIn(input.parse()?))
     }

@@ -90,6 +90,14 @@ pub enum Error {
         /// could not be parsed.
         problem: String,
     },
+    /// An image file that cannot be read, is not PNG or PGM, or is corrupt.
+    #[error("{location}: {problem}")]
+    Image {
+        /// The file, or what named the bytes.
+        location: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Writing an output file failed.
     #[error("{}: cannot write: {problem}", path.display())]
     Write {

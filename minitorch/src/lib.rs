@@ -212,6 +212,8 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
+#[cfg(feature = "images")]
+pub mod image;
 pub mod layers;
 pub mod loss;
 pub mod matrix;

@@ -6,7 +6,7 @@
 //!   `512 × 784` f32 matrix is 1.6 MB; building one by value (even as a temporary inside
 //!   `Box::new`) overflows a 2 MB test thread in a debug build, so these are allocated zeroed
 //!   directly on the heap and only ever changed in place.
-//! - [`gemm`] is the only matrix product the layers use; it runs the `gemm` crate's kernels on the
+//! - `gemm` is the only matrix product the layers use; it runs the `gemm` crate's kernels on the
 //!   raw storage, because nalgebra's own products on static × static or transposed operands are
 //!   7–8× slower on our shapes (see `README.md`, "Performance").
 
@@ -275,7 +275,7 @@ unsafe fn multiply_serial(
 ) {
     // SAFETY: as the caller promised; `a` and `b` describe live shared borrows.
     unsafe {
-        gemm::gemm(
+        gemm_f32::gemm::f32::get_gemm_fn()(
             m,
             n,
             k,
@@ -294,7 +294,7 @@ unsafe fn multiply_serial(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm_common::Parallelism::None,
         );
     }
 }
