@@ -48,7 +48,9 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -127,22 +129,37 @@ pub fn save(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
     write_file(&state_dict(model), None, path)
 }
 
-/// Writes `tensors` to `path` through a temporary file that is then renamed.
+/// Writes `tensors` to `path` through a temporary file beside it that is then renamed over it
+/// (a rename within a folder is atomic), so that a reader never sees half a file; a failed write
+/// removes the temporary file.
 fn write_file(
     tensors: &BTreeMap<String, Tensor>,
     metadata: Option<HashMap<String, String>>,
     path: &Path,
 ) -> Result<(), Error> {
-    let write_error =
-        |e: safetensors::SafeTensorError| Error::Write { path: path.to_path_buf(), problem: e.to_string() };
-    let views = views(tensors).map_err(write_error)?;
-    safetensors::serialize_to_file(views, metadata, path).map_err(write_error)?;
-    // The temporary file was created private (0600); a model is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::Write { path: path.to_path_buf(), problem: e.to_string() })?;
+    let write_error = |problem: String| Error::Write { path: path.to_path_buf(), problem };
+    let views = views(tensors).map_err(|e| write_error(e.to_string()))?;
+    // `collect` into whichever map safetensors takes: std's or, without its `std` feature,
+    // hashbrown's.
+    let metadata = metadata.map(|metadata| metadata.into_iter().collect());
+    let bytes = safetensors::serialize(views, metadata).map_err(|e| write_error(e.to_string()))?;
+    // Unique per process and per save, so that concurrent saves never share a temporary file.
+    static SAVES: AtomicUsize = AtomicUsize::new(0);
+    let name = path.file_name().ok_or_else(|| write_error("the path names no file".into()))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(".{}-{}.tmp", std::process::id(), SAVES.fetch_add(1, Ordering::Relaxed)));
+    let temporary = path.with_file_name(temporary_name);
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| {
+            file.write_all(&bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(error) = written {
+        // The temporary file may not exist (creating it failed); nothing more to undo then.
+        let _ = std::fs::remove_file(&temporary);
+        return Err(write_error(error.to_string()));
     }
     Ok(())
 }
