@@ -1,7 +1,9 @@
 """minitorch against PyTorch on the same machine, interleaved: seconds per training epoch of the
 workshop's mlp (batch 64, 128, 256; SGD lr 0.05, momentum 0.9) and of the cnn (batch 64, Adam lr
-1e-3), inference latency (batch 1 and 64), and peak resident memory of a training run. Run
-through bench/compare.sh.
+1e-3), inference latency (batch 1 and 64), and peak resident memory of a training run; and the
+floor: the least time an epoch's products can take at the speed of a large GEMM on this machine
+(2048³, timed with minitorch's kernels and with PyTorch's, the faster counting). Run through
+bench/compare.sh.
 
 The machine's speed drifts by up to ~2x over minutes, so every measurement alternates between the
 two, and medians are compared.
@@ -22,6 +24,34 @@ def run(command):
     if status != 0:
         sys.exit(f"failed: {' '.join(command)}")
     return output, usage.ru_maxrss / 1024
+
+
+# Multiply-adds per training sample (forward, weight gradients, and input gradients of every layer
+# but the first), times 2 FLOP, times the 48,000 training images of an epoch.
+MLP_EPOCH_FLOP = 2 * (3 * (784 * 512 + 512 * 256 + 256 * 10) - 784 * 512) * 48_000
+CNN_FORWARD = 32 * 24 * 24 * 25 + 64 * 8 * 8 * 800 + 1024 * 128 + 128 * 10
+CNN_EPOCH_FLOP = 2 * (3 * CNN_FORWARD - 32 * 24 * 24 * 25) * 48_000
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def torch_gemm_gflops():
+    """PyTorch's 2048³ GEMM on 2 threads: the median of 7 after 2 warm-ups."""
+    import time, torch
+    torch.set_num_threads(2)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    times = []
+    for _ in range(9):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    return 2 * 2048**3 / statistics.median(times[2:]) / 1e9
 
 
 def epoch_seconds(output):
@@ -66,22 +96,32 @@ def main():
                      statistics.median(seconds["minitorch"])))
 
     latency = {"pytorch": {}, "minitorch": {}}
+    gemm = {"pytorch": [], "minitorch": []}
     for _ in range(a.rounds):
         for side, command in (("pytorch", PYTORCH + ["latency", "--threads", "2"]), ("minitorch", [LATENCY])):
             output, _ = run(command)
             for batch, us in re.findall(r"batch=(\d+) median_us=([0-9.]+)", output):
                 latency[side].setdefault(int(batch), []).append(float(us))
+            gemm[side] += [float(g) for g in re.findall(r"gemm_2048 gflops=([0-9.]+)", output)]
+        gemm["pytorch"].append(torch_gemm_gflops())
     for batch in (1, 64):
         rows.append((f"inference, batch {batch} (µs)", statistics.median(latency["pytorch"][batch]),
                      statistics.median(latency["minitorch"][batch])))
 
     import torch
-    print(f"PyTorch {torch.__version__}, {os.cpu_count()} cores, {a.rounds} interleaved rounds, "
-          f"{a.epochs} epochs per training run\n")
-    print("| measure | PyTorch | minitorch | minitorch / PyTorch |")
-    print("|---|---|---|---|")
+    ours_gflops, torch_gflops = statistics.median(gemm["minitorch"]), statistics.median(gemm["pytorch"])
+    best = max(ours_gflops, torch_gflops) * 1e9
+    print(f"{cpu_model()}, {os.cpu_count()} cores; PyTorch {torch.__version__}; {a.rounds} interleaved "
+          f"rounds, {a.epochs} epochs per mlp training run\n")
+    print("| measure | PyTorch | minitorch | minitorch / PyTorch | floor | minitorch / floor |")
+    print("|---|---|---|---|---|---|")
     for name, torch_value, ours in rows:
-        print(f"| {name} | {torch_value:.3g} | {ours:.3g} | {ours / torch_value:.2f} |")
+        flop = MLP_EPOCH_FLOP if name.startswith("training, batch") else CNN_EPOCH_FLOP if "cnn" in name else None
+        floor = f"{flop / best:.3g} | {ours / (flop / best):.2f}" if flop else "– | –"
+        print(f"| {name} | {torch_value:.3g} | {ours:.3g} | {ours / torch_value:.2f} | {floor} |")
+    print(f"\nFloor: an epoch's products (mlp {MLP_EPOCH_FLOP / 1e9:.1f} GFLOP, cnn "
+          f"{CNN_EPOCH_FLOP / 1e9:.0f} GFLOP) at the faster 2048³ GEMM on 2 cores: minitorch's kernels "
+          f"{ours_gflops:.0f} GFLOP/s, PyTorch's {torch_gflops:.0f} GFLOP/s.")
 
 
 if __name__ == "__main__":
