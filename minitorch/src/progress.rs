@@ -1,10 +1,21 @@
 //! A progress bar per epoch on stderr (feature `progress`), fed by [`crate::train::fit`].
+//!
+//! Drawn by hand with a carriage return and one ANSI "clear to the end of the line": all a bar
+//! on one line needs, where a progress-bar crate cost a clean build several seconds.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use crate::train::Progress;
 
-/// Shows each epoch as a bar with the running loss and throughput.
+/// Redraws at most this often: a batch takes a millisecond, a terminal line far longer.
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
+/// Characters of the bar between its brackets.
+const BAR_WIDTH: usize = 30;
+
+/// Shows each epoch as a bar with the running loss and throughput, on stderr when it is a
+/// terminal (nothing when it is redirected, so logs stay clean); the bar is cleared when the
+/// epoch ends.
 ///
 /// ```no_run
 /// # use minitorch::progress::ProgressBars;
@@ -13,33 +24,48 @@ use crate::train::Progress;
 /// ```
 #[derive(Default)]
 pub struct ProgressBars {
-    bar: Option<ProgressBar>,
+    epoch: Option<EpochBar>,
+}
+
+/// The bar of the epoch running.
+struct EpochBar {
+    epoch: usize,
+    batches: usize,
+    started: Instant,
+    drawn: Option<Instant>,
 }
 
 impl ProgressBars {
     /// Updates the bar for one event.
     pub fn observe(&mut self, event: Progress<'_>) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
         match event {
             Progress::EpochStarted { epoch, batches } => {
-                let bar = ProgressBar::new(batches as u64);
-                let template = "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})";
-                bar.set_style(
-                    ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "),
-                );
-                bar.set_prefix(epoch.to_string());
-                self.bar = Some(bar);
+                self.epoch = Some(EpochBar { epoch, batches, started: Instant::now(), drawn: None });
             }
             Progress::BatchDone { batch, running_loss, images_per_second } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_position(batch as u64);
-                    if batch % 20 == 0 {
-                        bar.set_message(format!("loss {running_loss:.4}, {images_per_second:.0} images/s"));
-                    }
+                let Some(bar) = &mut self.epoch else { return };
+                if bar.drawn.is_some_and(|drawn| drawn.elapsed() < REDRAW_EVERY) {
+                    return;
                 }
+                bar.drawn = Some(Instant::now());
+                let filled = (batch * BAR_WIDTH).checked_div(bar.batches).unwrap_or(0).min(BAR_WIDTH);
+                let line = format!(
+                    "epoch {} [{}{}] {batch}/{} loss {running_loss:.4}, {images_per_second:.0} images/s ({:.0} s)",
+                    bar.epoch,
+                    "=".repeat(filled),
+                    " ".repeat(BAR_WIDTH - filled),
+                    bar.batches,
+                    bar.started.elapsed().as_secs_f64()
+                );
+                // A failed write to stderr leaves nothing to tell anyone; training goes on.
+                let _ = write!(std::io::stderr(), "\r{line}\x1b[K");
             }
             Progress::EpochDone(_) => {
-                if let Some(bar) = self.bar.take() {
-                    bar.finish_and_clear();
+                if self.epoch.take().is_some_and(|bar| bar.drawn.is_some()) {
+                    let _ = write!(std::io::stderr(), "\r\x1b[K");
                 }
             }
         }
