@@ -10,6 +10,7 @@
 //! Tests: `tests/image.rs` (known pixels in every format, and thousands of corrupted files that
 //! must give an error, never a panic).
 
+use std::fmt;
 use std::path::Path;
 
 use crate::Error;
@@ -189,4 +190,169 @@ fn read_number(bytes: &[u8], position: &mut usize) -> Option<usize> {
     let text = std::str::from_utf8(&bytes[*position..*position + digits]).ok()?;
     *position += digits;
     text.parse().ok()
+}
+
+/// Side of the box MNIST scaled each digit's ink to fit, keeping its aspect ratio.
+const DIGIT_BOX: usize = 20;
+/// Side of an MNIST image.
+const SIDE: usize = 28;
+/// After the background is removed and the ink stretched to 0–255, what counts as ink when the
+/// digit is cropped: an eighth of full ink, so that MNIST's own faint anti-aliased edges stay.
+const INK_THRESHOLD: u8 = 32;
+/// The least contrast between ink and background that is taken for a digit, not a blank page.
+const MIN_CONTRAST: u8 = 48;
+
+/// A picture made into what an MNIST network takes, and what was done to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MnistDigit {
+    /// 28 × 28 pixels, row by row: light ink on black, as MNIST's.
+    pub pixels: Vec<u8>,
+    /// Whether the picture had a light background and was inverted.
+    pub inverted: bool,
+    /// The picture's size, width × height.
+    pub source_size: (usize, usize),
+    /// The ink's bounding box in the picture, width × height, before it was scaled.
+    pub ink_size: (usize, usize),
+    /// The ink's size after scaling to fit 20 × 20.
+    pub scaled_size: (usize, usize),
+}
+
+impl fmt::Display for MnistDigit {
+    /// What was done, in one line: `inverted, 56×56 → 28×28 (ink 30×40 scaled to 15×20)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ((width, height), (ink_width, ink_height)) = (self.source_size, self.ink_size);
+        let (scaled_width, scaled_height) = self.scaled_size;
+        let polarity = if self.inverted { "inverted" } else { "not inverted" };
+        write!(
+            f,
+            "{polarity}, {width}×{height} → {SIDE}×{SIDE} (ink {ink_width}×{ink_height} scaled to {scaled_width}×{scaled_height})"
+        )
+    }
+}
+
+impl GrayImage {
+    /// Makes a picture of one digit, of any size and either polarity, into MNIST's form, as
+    /// MNIST itself was made: a light background is detected (from the picture's border) and
+    /// inverted, the background level removed and the ink stretched to 0–255, the ink cropped,
+    /// scaled to fit 20 × 20 keeping its aspect ratio (each new pixel the average of the area it
+    /// covers), and placed in 28 × 28 so that its centre of mass is the image's centre.
+    ///
+    /// ```
+    /// use minitorch::image::GrayImage;
+    /// // A black bar on white, 40 × 60 pixels.
+    /// let pixels = (0..40 * 60).map(|i| if (15..25).contains(&(i % 40)) && (10..50).contains(&(i / 40)) { 0 } else { 255 }).collect();
+    /// let digit = GrayImage { width: 40, height: 60, pixels }.to_mnist()?;
+    /// assert!(digit.inverted);
+    /// assert_eq!((digit.ink_size, digit.scaled_size), ((10, 40), (5, 20)));
+    /// assert_eq!(digit.pixels[14 * 28 + 14], 255); // ink at the centre
+    /// # Ok::<(), minitorch::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Image`] if the picture is blank: no ink that stands out from its background.
+    pub fn to_mnist(&self) -> Result<MnistDigit, Error> {
+        let blank = |problem: &str| Error::Image { location: "the picture".into(), problem: problem.into() };
+        let (width, height) = (self.width, self.height);
+        if self.pixels.len() != width * height || width == 0 || height == 0 {
+            return Err(blank("its size does not match its pixels"));
+        }
+        // The border is background in any picture of one digit; its median is the background.
+        let mut border: Vec<u8> = (0..width * height)
+            .filter(|index| {
+                let (x, y) = (index % width, index / width);
+                x == 0 || y == 0 || x == width - 1 || y == height - 1
+            })
+            .map(|index| self.pixels[index])
+            .collect();
+        border.sort_unstable();
+        let background = border[border.len() / 2];
+        let inverted = background > 127;
+        let ink: Vec<u8> = if inverted {
+            self.pixels.iter().map(|&pixel| 255 - pixel).collect()
+        } else {
+            self.pixels.clone()
+        };
+        let background = if inverted { 255 - background } else { background };
+        let brightest = ink.iter().copied().max().unwrap_or(0);
+        if brightest.saturating_sub(background) < MIN_CONTRAST {
+            return Err(blank("no digit: nothing stands out from the background"));
+        }
+        let range = f32::from(brightest - background);
+        let stretched: Vec<f32> =
+            ink.iter().map(|&pixel| f32::from(pixel.saturating_sub(background)) * 255.0 / range).collect();
+
+        // The ink's bounding box.
+        let inked = |index: &usize| stretched[*index] > f32::from(INK_THRESHOLD);
+        let columns = (0..width * height).filter(inked).map(|index| index % width);
+        let (left, right) = columns.fold((width, 0), |(low, high), x| (low.min(x), high.max(x)));
+        let rows = (0..width * height).filter(inked).map(|index| index / width);
+        let (top, bottom) = rows.fold((height, 0), |(low, high), y| (low.min(y), high.max(y)));
+        let (ink_width, ink_height) = (right - left + 1, bottom - top + 1);
+
+        // Scaled to fit the box: the longer side becomes 20.
+        let scale = DIGIT_BOX as f32 / ink_width.max(ink_height) as f32;
+        let scaled_width = ((ink_width as f32 * scale).round() as usize).clamp(1, DIGIT_BOX);
+        let scaled_height = ((ink_height as f32 * scale).round() as usize).clamp(1, DIGIT_BOX);
+        let source = |x: usize, y: usize| stretched[(top + y) * width + left + x];
+        let scaled = area_resample(source, (ink_width, ink_height), (scaled_width, scaled_height));
+
+        // Placed so that the centre of mass falls on pixel (14, 14), where MNIST's test digits
+        // have theirs (their mean is (14.00, 13.99)), kept inside the image.
+        let mass: f32 = scaled.iter().sum();
+        let centre = |coordinate: &dyn Fn(usize) -> usize| {
+            scaled.iter().enumerate().map(|(index, &value)| coordinate(index) as f32 * value).sum::<f32>()
+                / mass
+        };
+        let (centre_x, centre_y) =
+            (centre(&|index| index % scaled_width), centre(&|index| index / scaled_width));
+        let offset = |centre: f32, size: usize| ((14.0 - centre).round().max(0.0) as usize).min(SIDE - size);
+        let (offset_x, offset_y) = (offset(centre_x, scaled_width), offset(centre_y, scaled_height));
+        let mut pixels = vec![0u8; SIDE * SIDE];
+        for (index, &value) in scaled.iter().enumerate() {
+            let (x, y) = (offset_x + index % scaled_width, offset_y + index / scaled_width);
+            pixels[y * SIDE + x] = value.round().clamp(0.0, 255.0) as u8;
+        }
+        Ok(MnistDigit {
+            pixels,
+            inverted,
+            source_size: (width, height),
+            ink_size: (ink_width, ink_height),
+            scaled_size: (scaled_width, scaled_height),
+        })
+    }
+}
+
+/// Resamples a `from` (width, height) image, read through `source(x, y)`, to `to`: each new
+/// pixel is the average of the old pixels under it, each weighted by how much of it is covered.
+/// Shrinking this way is anti-aliased; enlarging repeats pixels, and a repeated image shrinks
+/// back to exactly what it was.
+fn area_resample(source: impl Fn(usize, usize) -> f32, from: (usize, usize), to: (usize, usize)) -> Vec<f32> {
+    // The old pixels one new pixel covers along an axis, with the covered fraction of each.
+    let spans = |old: usize, new: usize| -> Vec<Vec<(usize, f32)>> {
+        let step = old as f32 / new as f32;
+        (0..new)
+            .map(|index| {
+                let (start, end) = (index as f32 * step, (index + 1) as f32 * step);
+                (start.floor() as usize..(end.ceil() as usize).min(old))
+                    .map(|pixel| (pixel, (end.min(pixel as f32 + 1.0) - start.max(pixel as f32)) / step))
+                    .filter(|&(_, weight)| weight > 0.0)
+                    .collect()
+            })
+            .collect()
+    };
+    let (columns, rows) = (spans(from.0, to.0), spans(from.1, to.1));
+    let mut resampled = Vec::with_capacity(to.0 * to.1);
+    for row in &rows {
+        for column in &columns {
+            let value = row
+                .iter()
+                .flat_map(|&(y, row_weight)| {
+                    column.iter().map(move |&(x, weight)| (x, y, row_weight * weight))
+                })
+                .map(|(x, y, weight)| source(x, y) * weight)
+                .sum();
+            resampled.push(value);
+        }
+    }
+    resampled
 }

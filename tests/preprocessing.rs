@@ -1,0 +1,123 @@
+//! Pictures made into MNIST's form (`GrayImage::to_mnist`): the 10,000 test images, changed as
+//! real pictures differ from MNIST (inverted, enlarged, padded), come back to what the embedded
+//! model reads as well as the originals; and a blank picture is an error.
+
+use std::path::Path;
+
+use minitorch::data::{Normalization, find_mnist_files, read_idx_images, read_idx_labels};
+use minitorch::image::GrayImage;
+use minitorch::prelude::*;
+
+net! {
+    #[weights = "models/mnist_mlp.safetensors"]
+    struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+}
+
+/// `image` enlarged `factor` times, each pixel repeated.
+fn enlarged(image: &GrayImage, factor: usize) -> GrayImage {
+    let (width, height) = (image.width * factor, image.height * factor);
+    let pixels =
+        (0..width * height).map(|i| image.pixels[(i / width / factor) * image.width + i % width / factor]);
+    GrayImage { width, height, pixels: pixels.collect() }
+}
+
+/// `image` off-centre on a larger black page: `left` and `top` pixels before it, `right` and
+/// `bottom` after.
+fn padded(image: &GrayImage, [left, top, right, bottom]: [usize; 4]) -> GrayImage {
+    let (width, height) = (image.width + left + right, image.height + top + bottom);
+    let mut pixels = vec![0; width * height];
+    for (y, row) in image.pixels.chunks_exact(image.width).enumerate() {
+        pixels[(y + top) * width + left..][..image.width].copy_from_slice(row);
+    }
+    GrayImage { width, height, pixels }
+}
+
+fn inverted(image: &GrayImage) -> GrayImage {
+    GrayImage { pixels: image.pixels.iter().map(|&p| 255 - p).collect(), ..image.clone() }
+}
+
+/// A way a real picture differs from an MNIST image.
+type Change = fn(&GrayImage) -> GrayImage;
+
+/// The share of `images` (28 × 28 each) that the model classifies as `labels` say.
+fn accuracy(network: &mut Classifier, images: &[Vec<u8>], labels: &[u8]) -> f32 {
+    let Normalization { mean, std } = Normalization::MNIST;
+    let mut correct = 0;
+    for (images, labels) in images.chunks(1000).zip(labels.chunks(1000)) {
+        let pixels = images.iter().flatten().map(|&p| (f32::from(p) / 255.0 - mean) / std);
+        let batch = Batch::<784>::from_iterator(images.len(), pixels);
+        let predicted = predicted_classes(network.forward(&batch).unwrap());
+        correct += predicted.zip(labels).filter(|&(p, &l)| p == usize::from(l)).count();
+    }
+    correct as f32 / labels.len() as f32
+}
+
+#[test]
+fn the_test_set_survives_inverting_enlarging_and_padding() {
+    let [.., test_images, test_labels] =
+        find_mnist_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
+    let images = read_idx_images(&test_images).unwrap();
+    let labels = read_idx_labels(&test_labels).unwrap();
+    let originals: Vec<GrayImage> = images
+        .pixels
+        .chunks_exact(784)
+        .map(|pixels| GrayImage { width: 28, height: 28, pixels: pixels.to_vec() })
+        .collect();
+    let mut network = Classifier::pretrained();
+    let raw: Vec<Vec<u8>> = originals.iter().map(|image| image.pixels.clone()).collect();
+    let baseline = accuracy(&mut network, &raw, &labels);
+    let changes: [(&str, Change); 5] = [
+        ("as they are", |image| image.clone()),
+        ("inverted", inverted),
+        ("enlarged ×2", |image| enlarged(image, 2)),
+        ("enlarged ×3 and inverted", |image| inverted(&enlarged(image, 3))),
+        ("off-centre on a 96×61 page", |image| padded(image, [30, 5, 38, 28])),
+    ];
+    for (name, change) in changes {
+        let digits: Vec<Vec<u8>> =
+            originals.iter().map(|image| change(image).to_mnist().unwrap().pixels).collect();
+        let changed = accuracy(&mut network, &digits, &labels);
+        println!("{name}: {changed:.4} (raw {baseline:.4})");
+        assert!((changed - baseline).abs() <= 0.005, "{name}: accuracy {changed}, raw {baseline}");
+    }
+}
+
+#[test]
+fn a_light_picture_is_inverted_and_said_so() {
+    // A 56 × 56 black-on-white "1": a vertical bar.
+    let pixels = (0..56 * 56)
+        .map(|i| if (26..30).contains(&(i % 56)) && (8..48).contains(&(i / 56)) { 0 } else { 255 });
+    let digit = GrayImage { width: 56, height: 56, pixels: pixels.collect() }.to_mnist().unwrap();
+    assert!(digit.inverted);
+    assert_eq!(digit.to_string(), "inverted, 56×56 → 28×28 (ink 4×40 scaled to 2×20)");
+    // Its centre of mass, (0.5, 9.5) in the 2 × 20 bar, lands on (14, 14) rounded half away from
+    // 0: columns 14–15, rows 5–24.
+    let inked: Vec<usize> = (0..784).filter(|&i| digit.pixels[i] > 0).collect();
+    assert!(inked.iter().all(|&i| (14..16).contains(&(i % 28)) && (5..25).contains(&(i / 28))), "{inked:?}");
+    assert_eq!(inked.len(), 40);
+}
+
+#[test]
+fn a_gray_page_loses_its_gray() {
+    // Dark gray ink (60) on light gray paper (200): inverted, the paper becomes 0 and the ink 255.
+    let pixels = (0..30 * 30)
+        .map(|i| if (10..20).contains(&(i % 30)) && (5..25).contains(&(i / 30)) { 60 } else { 200 });
+    let digit = GrayImage { width: 30, height: 30, pixels: pixels.collect() }.to_mnist().unwrap();
+    assert!(digit.inverted);
+    assert_eq!(digit.pixels.iter().copied().max(), Some(255));
+    assert_eq!(digit.pixels.iter().filter(|&&p| p == 255).count(), 10 * 20);
+    assert_eq!(digit.pixels.iter().filter(|&&p| p == 0).count(), 784 - 200);
+}
+
+#[test]
+fn a_blank_picture_is_an_error() {
+    for level in [0, 128, 255] {
+        let page = GrayImage { width: 40, height: 30, pixels: vec![level; 1200] };
+        let error = page.to_mnist().unwrap_err().to_string();
+        assert_eq!(error, "the picture: no digit: nothing stands out from the background");
+    }
+    // Faint marks below the contrast that counts as ink.
+    let mut faint = vec![255u8; 1200];
+    faint[600] = 230;
+    assert!(GrayImage { width: 40, height: 30, pixels: faint }.to_mnist().is_err());
+}
