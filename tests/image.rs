@@ -88,9 +88,12 @@ fn pgm_files_binary_and_text_with_comments() {
     assert_eq!((image.width, image.height, image.pixels), (3, 1, vec![0, 128, 255]));
     let image = decode(b"P2 2 2 15\n0 15 # comment\n 7 8\n");
     assert_eq!((image.width, image.height, image.pixels), (2, 2, vec![0, 255, 119, 136]));
-    // Two big-endian bytes per sample above 255.
+    // Two big-endian bytes per sample above 255, from 256 on.
     let image = decode(b"P5 2 1 65535 \x00\x00\xff\xff");
     assert_eq!(image.pixels, [0, 255]);
+    assert_eq!(decode(b"P5 1 1 256\n\x01\x00").pixels, [255]);
+    // Scaled to 0–255 rounding to nearest: 1/4 of 255 is 63.75.
+    assert_eq!(decode(b"P2 2 1 4\n1 2").pixels, [64, 128]);
 }
 
 /// The message of the error that decoding `bytes` gives.
@@ -108,6 +111,7 @@ fn what_is_not_an_image_is_a_clear_error() {
     assert_eq!(problem(b"P5 0 3 255\n"), "upload: 0×3 pixels: the image is empty");
     assert!(problem(b"P5 100000 100000 255\n").contains("more than the 67108864 this reader takes"));
     assert_eq!(problem(b"P5 2 2 255\n\x00"), "upload: 2×2 pixels need 4 bytes of samples, the file has 1");
+    assert_eq!(problem(b"P5 2 1 65535\n\x00\x00\xff"), "upload: 2×1 pixels need 4 bytes of samples, the file has 3");
     assert_eq!(problem(b"P2 2 1 9\n3 10"), "upload: sample 10 is above the declared largest value 9");
     assert_eq!(problem(b"P2 2 1 9\n3"), "upload: 2 samples declared, 1 found");
     assert_eq!(problem(b"P5 2 1 0\n\x00\x00"), "upload: largest value 0: PGM allows 1 to 65535");
