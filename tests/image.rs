@@ -111,7 +111,10 @@ fn what_is_not_an_image_is_a_clear_error() {
     assert_eq!(problem(b"P5 0 3 255\n"), "upload: 0×3 pixels: the image is empty");
     assert!(problem(b"P5 100000 100000 255\n").contains("more than the 67108864 this reader takes"));
     assert_eq!(problem(b"P5 2 2 255\n\x00"), "upload: 2×2 pixels need 4 bytes of samples, the file has 1");
-    assert_eq!(problem(b"P5 2 1 65535\n\x00\x00\xff"), "upload: 2×1 pixels need 4 bytes of samples, the file has 3");
+    assert_eq!(
+        problem(b"P5 2 1 65535\n\x00\x00\xff"),
+        "upload: 2×1 pixels need 4 bytes of samples, the file has 3"
+    );
     assert_eq!(problem(b"P2 2 1 9\n3 10"), "upload: sample 10 is above the declared largest value 9");
     assert_eq!(problem(b"P2 2 1 9\n3"), "upload: 2 samples declared, 1 found");
     assert_eq!(problem(b"P5 2 1 0\n\x00\x00"), "upload: largest value 0: PGM allows 1 to 65535");

@@ -11,7 +11,7 @@
 //! θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)   (bias-corrected)
 //! ```
 
-use super::{OptimizerState, PerParameter, check_non_negative, check_state_shape, invalid};
+use super::{OptimizerState, PerParameter, check_non_negative, check_state_shape, invalid, update_entries};
 use crate::{Error, Optimizer, Parameters};
 
 /// The settings of [`Adam`]; the defaults are PyTorch's: `lr=1e-3`, `betas=(0.9, 0.999)`,
@@ -194,18 +194,23 @@ impl<C: AdamSettings> Optimizer for AdamOptimizer<C> {
         let mut moments = self.first_moments.0.iter_mut().zip(self.second_moments.0.iter_mut());
         model.visit_parameters(&mut |parameter| {
             let (first, second) = moments.next().expect("prepare checked one moment per parameter");
-            let entries = parameter
-                .value
-                .iter_mut()
-                .zip(&*parameter.gradient)
-                .zip(first.iter_mut().zip(second.iter_mut()));
-            for ((value, &gradient), (m, v)) in entries {
-                let g = gradient + l2 * *value;
-                *value *= shrink;
-                *m += (g - *m) * (1.0 - beta1);
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *value -= step_size * *m / (v.sqrt() / bias_correction2_sqrt + eps);
-            }
+            let moments = [first.as_mut_slice(), second.as_mut_slice()];
+            update_entries(
+                parameter.value,
+                parameter.gradient,
+                moments,
+                |values, gradients, [first, second]| {
+                    let entries =
+                        values.iter_mut().zip(gradients).zip(first.iter_mut().zip(second.iter_mut()));
+                    for ((value, &gradient), (m, v)) in entries {
+                        let g = gradient + l2 * *value;
+                        *value *= shrink;
+                        *m += (g - *m) * (1.0 - beta1);
+                        *v = beta2 * *v + (1.0 - beta2) * g * g;
+                        *value -= step_size * *m / (v.sqrt() / bias_correction2_sqrt + eps);
+                    }
+                },
+            );
         });
         Ok(())
     }

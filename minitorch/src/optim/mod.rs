@@ -145,3 +145,33 @@ pub(crate) fn check_non_negative(name: &'static str, value: f32) -> Result<(), E
         Err(invalid(name, value, "must be finite and ≥ 0"))
     }
 }
+
+/// Parameters with fewer entries than this are updated on one core: waking the second costs
+/// more than it saves on a small one.
+const PARALLEL_MIN_ENTRIES: usize = 1 << 16;
+
+/// Runs `update(values, gradients, states)` over one parameter's entries and its optimiser's
+/// per-entry states (`K` of them: the momentum buffer, or Adam's two moments), on both cores
+/// when the parameter is large: each core takes one half of every slice. An update is entry by
+/// entry, so the halves give exactly what one pass gives. (An epoch of the mlp streams its 535,818
+/// parameters, gradients and buffers 750 times; perf put 8% of a training run there, on one core.)
+pub(crate) fn update_entries<const K: usize>(
+    values: &mut [f32],
+    gradients: &[f32],
+    states: [&mut [f32]; K],
+    update: impl Fn(&mut [f32], &[f32], [&mut [f32]; K]) + Sync,
+) {
+    let length = values.len();
+    if length < PARALLEL_MIN_ENTRIES {
+        return update(values, gradients, states);
+    }
+    let half = length / 2;
+    let (values, gradients) = (values.split_at_mut(half), gradients.split_at(half));
+    let mut halves = states.map(|state| {
+        let (first, second) = state.split_at_mut(half);
+        (Some(first), Some(second))
+    });
+    let first = std::array::from_fn(|index| halves[index].0.take().expect("taken once"));
+    let second = std::array::from_fn(|index| halves[index].1.take().expect("taken once"));
+    rayon::join(|| update(values.0, gradients.0, first), || update(values.1, gradients.1, second));
+}

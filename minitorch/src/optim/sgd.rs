@@ -11,7 +11,7 @@
 //! θ ← θ − η·g
 //! ```
 
-use super::{OptimizerState, PerParameter, check_non_negative, check_state_shape, invalid};
+use super::{OptimizerState, PerParameter, check_non_negative, check_state_shape, invalid, update_entries};
 use crate::{Error, Optimizer, Parameters};
 
 /// The settings of [`Sgd`]; the defaults are PyTorch's (`lr=1e-3`, no momentum, no dampening,
@@ -105,19 +105,21 @@ impl Optimizer for Sgd {
         let mut buffers = self.momentum_buffers.0.iter_mut();
         model.visit_parameters(&mut |parameter| {
             let buffer = buffers.next().expect("prepare checked one buffer per parameter");
-            let entries = parameter.value.iter_mut().zip(&*parameter.gradient).zip(buffer.iter_mut());
-            if nesterov {
-                for ((value, &gradient), buffer) in entries {
-                    let step = gradient + weight_decay * *value;
-                    *buffer = keep * *buffer + add * step;
-                    *value -= learning_rate * (step + momentum * *buffer);
+            update_entries(parameter.value, parameter.gradient, [buffer], |values, gradients, [buffers]| {
+                let entries = values.iter_mut().zip(gradients).zip(buffers.iter_mut());
+                if nesterov {
+                    for ((value, &gradient), buffer) in entries {
+                        let step = gradient + weight_decay * *value;
+                        *buffer = keep * *buffer + add * step;
+                        *value -= learning_rate * (step + momentum * *buffer);
+                    }
+                } else {
+                    for ((value, &gradient), buffer) in entries {
+                        *buffer = keep * *buffer + add * (gradient + weight_decay * *value);
+                        *value -= learning_rate * *buffer;
+                    }
                 }
-            } else {
-                for ((value, &gradient), buffer) in entries {
-                    *buffer = keep * *buffer + add * (gradient + weight_decay * *value);
-                    *value -= learning_rate * *buffer;
-                }
-            }
+            });
         });
         self.steps += 1;
         Ok(())
