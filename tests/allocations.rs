@@ -1,6 +1,7 @@
 //! Heap allocations at run time. Single-sample inference allocates nothing, not even on the first
 //! call after construction. Once the batch size is stable, minitorch's own code allocates nothing
-//! in a training step (every optimiser's step allocates nothing at all); only the GEMM kernels'
+//! in a training step, of an mlp or of a CNN (every optimiser's step allocates nothing at all);
+//! only the GEMM kernels'
 //! packing workspace is allocated (the `gemm` crate
 //! allocates it on each call and offers no way to pass one in; see README, "Known limitations").
 //! One test only: the counter is global to the binary.
@@ -41,6 +42,7 @@ net! {
     struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
 
     struct Mlp< Linear(784, 512), BatchNorm1d(512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+    struct SmallCnn< Input(1, 12, 12), Conv2d(1, 4, 3), ReLU, MaxPool2d(2), Conv2d(4, 8, 3), ReLU, Flatten, Linear(72, 10) >
 }
 
 #[test]
@@ -102,4 +104,31 @@ fn inference_allocates_nothing_and_training_only_in_gemm() {
     // and a flag vector.
     let per_step = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 3.0;
     assert!(per_step <= 13.0 * 2.0, "{per_step} allocations per training step");
+
+    // A convolutional network: its layers keep their buffers (im2col tiles, pooling choices)
+    // from step to step.
+    let mut cnn = SmallCnn::new(&mut StdRng::seed_from_u64(0));
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    let images = Batch::<144>::from_fn(8, |r, c| ((r * 5 + c * 11) % 13) as f32 / 13.0);
+    let labels: Vec<usize> = (0..8).collect();
+    let mut step = |net: &mut SmallCnn| {
+        criterion.forward(net.forward(&images).unwrap(), &labels).unwrap();
+        net.zero_grad();
+        net.backward(criterion.gradient()).unwrap();
+        adam.step(net).unwrap();
+    };
+    // On a rayon worker, as `train::fit` runs: forks from outside the pool go through its shared
+    // queue, which takes a new block now and then.
+    let per_step = rayon::scope(|_| {
+        step(&mut cnn);
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            step(&mut cnn);
+        }
+        (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 3.0
+    });
+    // 13 products per step, all too small to split: each convolution's forward and weight
+    // gradient, one per core (its tile holds the core's 4 samples), the second's input gradient
+    // likewise, and the linear layer's three.
+    assert!(per_step <= 13.0 * 2.0, "{per_step} allocations per cnn training step");
 }
