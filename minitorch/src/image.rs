@@ -41,6 +41,13 @@ pub struct GrayImage {
 impl GrayImage {
     /// Reads a PNG or PGM file (told apart by its first bytes, not its name).
     ///
+    /// ```no_run
+    /// use minitorch::image::GrayImage;
+    /// let digit = GrayImage::read("digit.png".as_ref())?.to_mnist()?;
+    /// println!("{digit}"); // what was done, e.g. "inverted, 56×56 → 28×28 (…)"
+    /// # Ok::<(), minitorch::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Image`] naming the file, if it cannot be read, is neither format, or is corrupt.
     pub fn read(path: &Path) -> Result<Self, Error> {
@@ -202,7 +209,8 @@ const INK_THRESHOLD: u8 = 32;
 /// The least contrast between ink and background that is taken for a digit, not a blank page.
 const MIN_CONTRAST: u8 = 48;
 
-/// A picture made into what an MNIST network takes, and what was done to it.
+/// A picture made into what an MNIST network takes, and what was done to it; made by
+/// [`GrayImage::to_mnist`], whose example shows one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MnistDigit {
     /// 28 × 28 pixels, row by row: light ink on black, as MNIST's.

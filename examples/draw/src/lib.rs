@@ -17,6 +17,16 @@
 //!
 //! Tests: the unit tests at the end of this file (requests in, JSON out, bad requests refused,
 //! a burst of concurrent clients).
+//!
+//! ```
+//! use minitorch_draw::{Classifier, Settings, read_request, respond};
+//! let settings = Settings { workers: 1, queue: 1, data_dir: "data/mnist".into() };
+//! // A white 3×3 PGM: a blank drawing, refused with a reason.
+//! let request = read_request(&b"POST /classify HTTP/1.1\r\nContent-Length: 20\r\n\r\nP5 3 3 255\n\xff\xff\xff\xff\xff\xff\xff\xff\xff"[..]).unwrap();
+//! let response = respond(&request, &mut Classifier::pretrained(), &settings);
+//! assert_eq!(response.status, 422);
+//! assert!(String::from_utf8(response.body).unwrap().contains("no digit"));
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
