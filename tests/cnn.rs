@@ -164,6 +164,11 @@ fn max_pooling_lets_nan_win_and_the_last_nan_win_most() {
     assert!(pool.forward(&image, Mode::Train)[0].is_nan());
     let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
     assert_eq!(grad.as_slice(), &[0.0, 0.0, 0.0, 1.0]);
+    // A NaN first in its window holds against every number after it.
+    let image = Batch::<4>::from_column_slice(&[f32::NAN, 1.0, 5.0, 2.0]);
+    assert!(pool.forward(&image, Mode::Train)[0].is_nan());
+    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    assert_eq!(grad.as_slice(), &[1.0, 0.0, 0.0, 0.0]);
 }
 
 #[test]
