@@ -109,7 +109,7 @@ fn what_is_not_an_image_is_a_clear_error() {
     assert_eq!(problem(b"GIF89a"), "upload: not a PNG or PGM (P2/P5) image");
     assert_eq!(problem(b""), "upload: not a PNG or PGM (P2/P5) image");
     assert_eq!(problem(b"P5 0 3 255\n"), "upload: 0×3 pixels: the image is empty");
-    assert!(problem(b"P5 100000 100000 255\n").contains("more than the 67108864 this reader takes"));
+    assert!(problem(b"P5 100000 100000 255\n").contains("more than the 16777216 this reader takes"));
     assert_eq!(problem(b"P5 2 2 255\n\x00"), "upload: 2×2 pixels need 4 bytes of samples, the file has 1");
     assert_eq!(
         problem(b"P5 2 1 65535\n\x00\x00\xff"),
@@ -119,6 +119,9 @@ fn what_is_not_an_image_is_a_clear_error() {
     assert_eq!(problem(b"P2 2 1 9\n3"), "upload: 2 samples declared, 1 found");
     assert_eq!(problem(b"P5 2 1 0\n\x00\x00"), "upload: largest value 0: PGM allows 1 to 65535");
     assert_eq!(problem(b"P5 2"), "upload: no height in the PGM header");
+    // A PNG's size is checked from its header, before its rows are decoded.
+    let huge = png(4097, 4096, png::ColorType::Grayscale, png::BitDepth::Eight, &vec![0; 4097 * 4096]);
+    assert_eq!(problem(&huge), "upload: 4097×4096 pixels: more than the 16777216 this reader takes");
     let mut truncated = png(8, 8, png::ColorType::Grayscale, png::BitDepth::Eight, &[7; 64]);
     truncated.truncate(truncated.len() - 20);
     assert!(problem(&truncated).starts_with("upload: "));

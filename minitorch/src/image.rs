@@ -15,9 +15,11 @@ use std::path::Path;
 
 use crate::Error;
 
-/// The most pixels an image may have: far more than a digit needs, small enough that a lying
-/// header cannot make the reader allocate gigabytes.
-pub const MAX_PIXELS: usize = 1 << 26;
+/// The most pixels an image may have: 4096 × 4096, more than a phone camera's photo and far more
+/// than a digit needs; small enough that a lying header or a compressed bomb cannot make the
+/// reader allocate more than a few hundred megabytes (an RGBA PNG's rows, 64 MB, then a float
+/// per pixel in [`GrayImage::to_mnist`]).
+pub const MAX_PIXELS: usize = 1 << 24;
 
 /// An 8-bit grayscale image: 0 is black, 255 white.
 ///
