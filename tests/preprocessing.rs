@@ -121,3 +121,54 @@ fn a_blank_picture_is_an_error() {
     faint[600] = 230;
     assert!(GrayImage { width: 40, height: 30, pixels: faint }.to_mnist().is_err());
 }
+
+#[test]
+fn a_picture_whose_size_does_not_match_its_pixels_is_an_error() {
+    for (width, height, count) in [(3, 3, 8), (0, 5, 0), (5, 0, 0)] {
+        let picture = GrayImage { width, height, pixels: vec![0; count] };
+        assert!(picture.to_mnist().is_err(), "{width}×{height} with {count} pixels");
+    }
+}
+
+/// A `width × height` page of `page` with `ink` at the given positions.
+fn page(width: usize, height: usize, page: u8, ink: &[((usize, usize), u8)]) -> GrayImage {
+    let mut pixels = vec![page; width * height];
+    for &((x, y), value) in ink {
+        pixels[y * width + x] = value;
+    }
+    GrayImage { width, height, pixels }
+}
+
+#[test]
+fn the_border_not_the_whole_picture_tells_the_background() {
+    // Most of the picture is a dark blob, but the border is white: dark ink on white paper.
+    let blob: Vec<((usize, usize), u8)> = (1..9).flat_map(|y| (1..9).map(move |x| ((x, y), 0))).collect();
+    let digit = page(10, 10, 255, &blob).to_mnist().unwrap();
+    assert!(digit.inverted);
+    assert_eq!(digit.ink_size, (8, 8));
+}
+
+#[test]
+fn the_thresholds_sit_where_they_are_said_to() {
+    // A background of 127 is dark (light ink on it); 128 would be light.
+    let digit = page(9, 9, 127, &[((4, 4), 255)]).to_mnist().unwrap();
+    assert!(!digit.inverted);
+    // Ink 48 levels above the background is a digit; 47 is not.
+    assert!(page(9, 9, 0, &[((4, 4), 48)]).to_mnist().is_ok());
+    assert!(page(9, 9, 0, &[((4, 4), 47)]).to_mnist().is_err());
+    // After stretching, a pixel at exactly 1/8 of full ink (32 of 255) is not cropped in; one
+    // level above is.
+    let faint = page(20, 20, 0, &[((10, 10), 255), ((2, 10), 32)]).to_mnist().unwrap();
+    assert_eq!(faint.ink_size, (1, 1));
+    let faint = page(20, 20, 0, &[((10, 10), 255), ((2, 10), 33)]).to_mnist().unwrap();
+    assert_eq!(faint.ink_size, (9, 1));
+}
+
+#[test]
+fn a_wide_digit_is_scaled_by_its_width() {
+    // A 40 × 4 bar: its width becomes 20, its height 2.
+    let bar: Vec<((usize, usize), u8)> = (10..14).flat_map(|y| (5..45).map(move |x| ((x, y), 255))).collect();
+    let digit = page(50, 24, 0, &bar).to_mnist().unwrap();
+    assert_eq!((digit.ink_size, digit.scaled_size), ((40, 4), (20, 2)));
+    assert_eq!(digit.pixels.iter().filter(|&&p| p == 255).count(), 40);
+}
