@@ -83,6 +83,22 @@ fn the_test_set_survives_inverting_enlarging_and_padding() {
 }
 
 #[test]
+fn an_enlarged_digit_shrinks_back_to_exactly_its_pixels() {
+    // Area averaging is the exact inverse of repeating pixels: each new pixel is the mean of the
+    // block of copies it covers.
+    let [.., test_images, _] =
+        find_mnist_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
+    let images = read_idx_images(&test_images).unwrap();
+    for pixels in images.pixels.chunks_exact(784).take(100) {
+        let original = GrayImage { width: 28, height: 28, pixels: pixels.to_vec() };
+        let expected = original.to_mnist().unwrap().pixels;
+        for factor in [2, 3] {
+            assert_eq!(enlarged(&original, factor).to_mnist().unwrap().pixels, expected, "×{factor}");
+        }
+    }
+}
+
+#[test]
 fn a_light_picture_is_inverted_and_said_so() {
     // A 56 × 56 black-on-white "1": a vertical bar.
     let pixels = (0..56 * 56)
