@@ -191,19 +191,20 @@ fn a_wide_digit_is_scaled_by_its_width() {
 
 #[test]
 fn the_background_is_the_median_of_the_whole_border() {
-    // A 5 × 5 picture whose 16 border pixels are 10, 15, …, 85 in row-major order, with one
-    // bright pixel in the middle: the border's median is 50 (the 9th of 16). Stretched from 50
-    // to 255, only border pixels above 50 + 32·205/255 ≈ 75.7 count as ink: 80 and 85, the last
-    // two of the bottom row. Any other set of pixels (part of the border, or the interior's
-    // zeros too) has another median, and crops another box.
-    let mut pixels = vec![0u8; 25];
-    let border = (0..25).filter(|i| i % 5 == 0 || i / 5 == 0 || i % 5 == 4 || i / 5 == 4);
-    for (rank, index) in border.enumerate() {
-        pixels[index] = 10 + 5 * rank as u8;
-    }
-    pixels[12] = 255;
+    // A 5 × 5 picture with one bright pixel at (1, 3) and a border of the 16 values 10, 15, …, 85
+    // in an order chosen (by a search over orders) so that the whole border's median, 50, crops
+    // a box that no other choice of pixels crops: one edge or two left out, the corners alone,
+    // the interior counted too. Stretched from 50 to 255, pixels above 50 + 32·205/255 ≈ 75.7
+    // are ink: 80 at (2, 0), 85 at (1, 4) and the bright pixel, a box 2 wide and 5 tall.
+    #[rustfmt::skip]
+    let pixels = vec![
+        60, 50, 80, 75, 35,
+        65,  0,  0,  0, 20,
+        15,  0,  0,  0, 25,
+        30, 255, 0,  0, 45,
+        10, 85, 55, 40, 70,
+    ];
     let digit = GrayImage { width: 5, height: 5, pixels }.to_mnist().unwrap();
     assert!(!digit.inverted);
-    // From the middle (2, 2) to the bottom row's last two pixels (3, 4) and (4, 4).
-    assert_eq!(digit.ink_size, (3, 3));
+    assert_eq!(digit.ink_size, (2, 5));
 }
