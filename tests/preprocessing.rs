@@ -101,9 +101,7 @@ fn an_enlarged_digit_shrinks_back_to_exactly_its_pixels() {
 #[test]
 fn a_light_picture_is_inverted_and_said_so() {
     // A 56 × 56 black-on-white "1": a vertical bar.
-    let pixels = (0..56 * 56)
-        .map(|i| if (26..30).contains(&(i % 56)) && (8..48).contains(&(i / 56)) { 0 } else { 255 });
-    let digit = GrayImage { width: 56, height: 56, pixels: pixels.collect() }.to_mnist().unwrap();
+    let digit = rectangle((56, 56), 255, 0, (26..30, 8..48)).to_mnist().unwrap();
     assert!(digit.inverted);
     assert_eq!(digit.to_string(), "inverted, 56×56 → 28×28 (ink 4×40 scaled to 2×20)");
     // Its centre of mass, (0.5, 9.5) in the 2 × 20 bar, lands on (14, 14) rounded half away from
@@ -116,9 +114,7 @@ fn a_light_picture_is_inverted_and_said_so() {
 #[test]
 fn a_gray_page_loses_its_gray() {
     // Dark gray ink (60) on light gray paper (200): inverted, the paper becomes 0 and the ink 255.
-    let pixels = (0..30 * 30)
-        .map(|i| if (10..20).contains(&(i % 30)) && (5..25).contains(&(i / 30)) { 60 } else { 200 });
-    let digit = GrayImage { width: 30, height: 30, pixels: pixels.collect() }.to_mnist().unwrap();
+    let digit = rectangle((30, 30), 200, 60, (10..20, 5..25)).to_mnist().unwrap();
     assert!(digit.inverted);
     assert_eq!(digit.pixels.iter().copied().max(), Some(255));
     assert_eq!(digit.pixels.iter().filter(|&&p| p == 255).count(), 10 * 20);
@@ -146,6 +142,19 @@ fn a_picture_whose_size_does_not_match_its_pixels_is_an_error() {
     }
 }
 
+/// A `width × height` page of `background` with a rectangle of `ink` over the given columns and
+/// rows.
+fn rectangle(
+    (width, height): (usize, usize),
+    background: u8,
+    ink: u8,
+    (columns, rows): (std::ops::Range<usize>, std::ops::Range<usize>),
+) -> GrayImage {
+    let inside = |i: usize| columns.contains(&(i % width)) && rows.contains(&(i / width));
+    let pixels = (0..width * height).map(|i| if inside(i) { ink } else { background }).collect();
+    GrayImage { width, height, pixels }
+}
+
 /// A `width × height` page of `page` with `ink` at the given positions.
 fn page(width: usize, height: usize, page: u8, ink: &[((usize, usize), u8)]) -> GrayImage {
     let mut pixels = vec![page; width * height];
@@ -158,8 +167,7 @@ fn page(width: usize, height: usize, page: u8, ink: &[((usize, usize), u8)]) -> 
 #[test]
 fn the_border_not_the_whole_picture_tells_the_background() {
     // Most of the picture is a dark blob, but the border is white: dark ink on white paper.
-    let blob: Vec<((usize, usize), u8)> = (1..9).flat_map(|y| (1..9).map(move |x| ((x, y), 0))).collect();
-    let digit = page(10, 10, 255, &blob).to_mnist().unwrap();
+    let digit = rectangle((10, 10), 255, 0, (1..9, 1..9)).to_mnist().unwrap();
     assert!(digit.inverted);
     assert_eq!(digit.ink_size, (8, 8));
 }
@@ -183,8 +191,7 @@ fn the_thresholds_sit_where_they_are_said_to() {
 #[test]
 fn a_wide_digit_is_scaled_by_its_width() {
     // A 40 × 4 bar: its width becomes 20, its height 2.
-    let bar: Vec<((usize, usize), u8)> = (10..14).flat_map(|y| (5..45).map(move |x| ((x, y), 255))).collect();
-    let digit = page(50, 24, 0, &bar).to_mnist().unwrap();
+    let digit = rectangle((50, 24), 0, 255, (5..45, 10..14)).to_mnist().unwrap();
     assert_eq!((digit.ink_size, digit.scaled_size), ((40, 4), (20, 2)));
     assert_eq!(digit.pixels.iter().filter(|&&p| p == 255).count(), 40);
 }
