@@ -14,6 +14,7 @@ net! {
 
 /// CPU time all of this process's threads have used, from the kernel's per-thread accounting
 /// (nanoseconds, in the first field of each thread's `schedstat`).
+#[cfg(target_os = "linux")]
 fn process_cpu_seconds() -> f64 {
     let threads = std::fs::read_dir("/proc/self/task").expect("Linux's /proc");
     let nanoseconds: u64 = threads

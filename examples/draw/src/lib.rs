@@ -237,8 +237,9 @@ fn strokes(query: &str, data_dir: &Path) -> Response {
     Response::json(200, format!("[{}]\n", strokes.join(", ")))
 }
 
-/// Writes `response` and closes the connection.
-fn send(mut stream: TcpStream, response: &Response) {
+/// Writes `response` and closes the connection, reading what the client still sends for at most
+/// `linger`.
+fn send(mut stream: TcpStream, response: &Response, linger: Duration) {
     let reason = match response.status {
         200 => "OK",
         400 => "Bad Request",
@@ -265,7 +266,7 @@ fn send(mut stream: TcpStream, response: &Response) {
     // client before the answer does (a refused upload is refused before its body is read). So:
     // say that nothing more comes, and read what the client still sends, for a short while.
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.set_read_timeout(Some(linger));
     let _ = std::io::copy(&mut (&stream).take((MAX_HEAD + MAX_BODY) as u64), &mut std::io::sink());
 }
 
@@ -289,7 +290,7 @@ pub fn serve(listener: TcpListener, settings: Settings) {
                     Ok(Err(refusal)) => refusal,
                     Err(error) => Response::error(500, &error.to_string()),
                 };
-                send(stream, &response);
+                send(stream, &response, Duration::from_secs(1));
             }
         });
     }
@@ -301,8 +302,10 @@ fn accept(listener: &TcpListener, sender: &SyncSender<TcpStream>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if let Err(TrySendError::Full(stream)) = sender.try_send(stream) {
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            send(stream, &Response::error(503, "busy: too many requests at once, try again"));
+            // On the accepting thread: a slow client may hold it only briefly.
+            let brief = Duration::from_millis(100);
+            let _ = stream.set_write_timeout(Some(brief));
+            send(stream, &Response::error(503, "busy: too many requests at once, try again"), brief);
         }
     }
 }
