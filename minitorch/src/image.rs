@@ -3,12 +3,15 @@
 //!
 //! Every PNG colour type and bit depth is read, and binary (`P5`) and text (`P2`) PGM. Colour
 //! becomes gray as PIL's `convert("L")` makes it (`L = (19595·R + 38470·G + 7471·B + 2¹⁵) / 2¹⁶`,
-//! ITU-R 601-2), so pixels match what torchvision would read. Transparent pixels are laid over
-//! white, as a browser shows them: a digit drawn on a transparent canvas reads as ink on paper.
-//! Samples deeper than 8 bits are scaled to 0–255.
+//! ITU-R 601-2), so opaque pixels match what torchvision would read. Transparent pixels are laid
+//! over white, as a browser shows them (PIL drops the alpha instead): a digit drawn on a
+//! transparent canvas reads as ink on paper. A 16-bit PNG sample keeps its high byte; a PGM
+//! sample is scaled to 0–255 by the file's largest value, rounded.
 //!
-//! Tests: `tests/image.rs` (known pixels in every format, and thousands of corrupted files that
-//! must give an error, never a panic).
+//! [`GrayImage::to_mnist`] then makes a picture into MNIST's form.
+//!
+//! Tests: `tests/image.rs` (known pixels in every format), `tests/robustness.rs` (thousands of
+//! corrupted files that must give an error, never a panic), `tests/preprocessing.rs` (`to_mnist`).
 
 use std::fmt;
 use std::path::Path;
