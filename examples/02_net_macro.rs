@@ -25,7 +25,7 @@ fn main() -> Result<(), Error> {
 
     // Parameters are visited with PyTorch's state-dict names and shapes.
     println!("{} trainable parameters:", net.parameter_count());
-    net.visit_parameters(&mut |p| println!("  {}.{}  [{}, {}]", p.layer, p.name, p.rows, p.columns));
+    net.visit_parameters(&mut |p| println!("  {}.{}  [{}, {}]", p.path, p.name, p.rows, p.columns));
 
     // forward: one column per sample; the output type says the width.
     let images = Batch::<784>::from_element(4, 0.5);

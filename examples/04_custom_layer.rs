@@ -50,7 +50,7 @@ impl<const N: usize> Parameters for PReLU<N> {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         let (value, gradient) = (self.slopes.as_mut_slice(), self.slopes_gradient.as_mut_slice());
         visit(Parameter {
-            layer: 0,
+            path: Default::default(),
             name: "weight",
             rows: N,
             columns: 1,
@@ -140,7 +140,7 @@ fn run() -> Result<(), Error> {
 
     // 3. Its slopes are saved and loaded like any parameter, named as PyTorch would: `1.weight`.
     let mut names = Vec::new();
-    net.visit_parameters(&mut |p| names.push(format!("{}.{} {:?}", p.layer, p.name, [p.rows, p.columns])));
+    net.visit_parameters(&mut |p| names.push(format!("{} {:?}", p.full_name(), [p.rows, p.columns])));
     println!("checkpoint tensors: {}", names.join(", "));
     let mut copy = WithPReLU::new(&mut rng);
     checkpoint::load_bytes(&mut copy, &checkpoint::to_bytes(&mut net)?)?;

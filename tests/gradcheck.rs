@@ -183,7 +183,15 @@ struct Scale {
 impl Parameters for Scale {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         let (value, gradient) = (self.s.as_mut_slice(), self.s_gradient.as_mut_slice());
-        visit(Parameter { layer: 0, name: "s", rows: 1, columns: 1, pytorch_shape: None, value, gradient });
+        visit(Parameter {
+            path: Default::default(),
+            name: "s",
+            rows: 1,
+            columns: 1,
+            pytorch_shape: None,
+            value,
+            gradient,
+        });
     }
 
     fn parameter_count(&self) -> usize {
@@ -225,7 +233,7 @@ fn the_checker_catches_wrong_derivatives() {
     assert!(check(&layer(false, false)).passed(TOLERANCE));
     let report = check(&layer(true, false));
     assert!(!report.passed(TOLERANCE), "a 10% error in ∂L/∂s passed: {report}");
-    assert_eq!(report.worst.unwrap().tensor, "0.s");
+    assert_eq!(report.worst.unwrap().tensor, "s");
     let report = check(&layer(false, true));
     assert!(!report.passed(TOLERANCE), "a sign error in ∂L/∂x passed: {report}");
     assert_eq!(report.worst.unwrap().tensor, "input");

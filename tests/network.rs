@@ -24,7 +24,7 @@ fn parameters_are_named_and_counted_as_in_pytorch() {
     let mut net = Mlp::new(&mut rng(0));
     assert_eq!(net.parameter_count(), 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10);
     let mut seen = Vec::new();
-    net.visit_parameters(&mut |p| seen.push((format!("{}.{}", p.layer, p.name), p.rows, p.columns)));
+    net.visit_parameters(&mut |p| seen.push((p.full_name(), p.rows, p.columns)));
     let expected = [("0.weight", 512, 784), ("0.bias", 512, 1), ("3.weight", 256, 512)];
     for (i, (name, rows, columns)) in expected.iter().enumerate() {
         assert_eq!(seen[i], (name.to_string(), *rows, *columns));

@@ -238,7 +238,7 @@ impl Parameters for WeightOnly {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(minitorch::Parameter<'_>)) {
         let (value, gradient) = (&mut self.value[..], &mut self.gradient[..]);
         visit(minitorch::Parameter {
-            layer: 0,
+            path: Default::default(),
             name: "weight",
             rows: 3,
             columns: 2,

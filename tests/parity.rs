@@ -59,7 +59,7 @@ fn assert_batch_close<const N: usize>(name: &str, ours: &Batch<N>, torch: &Value
 
 fn assert_parameters_close(net: &mut Tiny, expected: &Value, what: &str) {
     net.visit_parameters(&mut |p| {
-        let key = format!("{}.{}", p.layer, p.name);
+        let key = p.full_name();
         assert_close(&format!("{what} {key}"), p.value, p.rows, &expected[&key]);
     });
 }
@@ -100,7 +100,7 @@ fn one_training_step_matches_pytorch() {
     net.backward(criterion.gradient()).unwrap();
     let largest_gradient = numbers(&step["grad"]).iter().fold(0.0f64, |m, x| m.max(x.abs()));
     net.visit_parameters(&mut |p| {
-        let key = format!("{}.{}", p.layer, p.name);
+        let key = p.full_name();
         let name = format!("gradient of {key}");
         assert_close_at_scale(&name, p.gradient, p.rows, &step["grad"][&key], largest_gradient);
     });

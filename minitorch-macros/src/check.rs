@@ -1,622 +1,402 @@
-//! Resolves each layer and the shape flowing through the list, turning every mistake into an
-//! error spanned at its cause.
+//! Walks the tree of entries with the shape flowing through it, turning every mistake into an
+//! error spanned at the entry or block at fault. Each rule is one function with a doc comment
+//! that states it; the shape rules of built-in layers are in `rules.rs`.
 
-use std::path::PathBuf;
+use quote::quote;
+use syn::{Error, Ident};
 
-use quote::{ToTokens, quote};
-use syn::{Error, Expr, ExprAssign, ExprLit, ExprPath, ExprUnary, Lit, LitInt, Type, UnOp};
+use crate::arguments::{arguments, resolve, size_literal};
+use crate::errors::Errors;
+use crate::model::{CheckedEntry, CheckedNetwork, Node, Sequence};
+use crate::parse::{ConcatBlock, CustomLayer, Definition, Entry, LayerCall, ResidualBlock, ShapeSyntax};
+use crate::rules::Call;
+use crate::shape::{Before, Producer, Shape};
 
-use crate::kinds::{ArgumentKind, Fallback, KINDS, LayerKind, ShapeRule, TensorShape};
-use crate::parse::{CustomLayer, Definition, Entry, LayerCall};
-use crate::weights::check_weights;
-
-/// Every error found, reported together rather than only the first.
-#[derive(Default)]
-pub struct Errors(Option<Error>);
-
-impl Errors {
-    pub fn push(&mut self, error: Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub fn finish<T>(self, value: T) -> syn::Result<T> {
-        self.0.map_or(Ok(value), Err)
-    }
-}
-
-/// What flows between layers: features, or an image of channels × height × width (whose flat
-/// width is their product, in that order).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Shape {
-    Flat(usize),
-    Image { channels: usize, height: usize, width: usize },
-}
-
-impl Shape {
-    /// The flat width: the `N` of `Batch<N>`.
-    pub fn features(self) -> usize {
-        match self {
-            Shape::Flat(features) => features,
-            Shape::Image { channels, height, width } => channels * height * width,
-        }
-    }
-
-    /// `512` or `32 × 26 × 26`, for documentation and messages.
-    pub fn describe(self) -> String {
-        match self {
-            Shape::Flat(features) => features.to_string(),
-            Shape::Image { channels, height, width } => format!("{channels} × {height} × {width}"),
-        }
-    }
-}
-
-/// An entry whose shapes are known and consistent with its neighbours.
-pub struct CheckedLayer {
-    pub source: LayerSource,
-    /// As written, normalised, for documentation: `Linear(784, 512)`.
-    pub written: String,
-    pub input: Shape,
-    pub output: Shape,
-    /// Its index in PyTorch's `nn.Sequential`; `None` for `Input`, which is no layer.
-    pub index: Option<usize>,
-}
-
-/// Where a layer comes from.
-pub enum LayerSource {
-    /// A built-in kind, with its integer arguments (defaults filled in) and its number
-    /// arguments.
-    BuiltIn { kind: &'static LayerKind, integers: Vec<usize>, numbers: Vec<f64> },
-    /// A type the user wrote.
-    Custom(Type),
-}
-
-/// One tensor of a checkpoint: PyTorch's name, dtype and shape.
-pub struct TensorSpec {
-    pub name: String,
-    pub dtype: safetensors::Dtype,
-    pub shape: Vec<usize>,
-    /// A trainable parameter (or else a buffer).
-    pub trainable: bool,
-}
-
-impl CheckedLayer {
-    pub fn inputs(&self) -> usize {
-        self.input.features()
-    }
-
-    pub fn outputs(&self) -> usize {
-        self.output.features()
-    }
-
-    /// Whether it is a struct field, run by `forward` (`Input` and `Flatten` are not).
-    pub fn is_layer(&self) -> bool {
-        match &self.source {
-            LayerSource::BuiltIn { kind, .. } => kind.is_layer(),
-            LayerSource::Custom(_) => true,
-        }
-    }
-
-    /// The tensors a checkpoint holds for this layer, as PyTorch names them; `None` for a layer
-    /// the user wrote, whose tensors only its code knows.
-    pub fn tensors(&self) -> Option<Vec<TensorSpec>> {
-        let LayerSource::BuiltIn { kind, integers, .. } = &self.source else {
-            return None;
-        };
-        let index = self.index.unwrap_or_default();
-        let per_output = match self.output {
-            Shape::Flat(features) => features,
-            Shape::Image { channels, .. } => channels,
-        };
-        let tensors = kind.tensors.iter().map(|tensor| TensorSpec {
-            name: format!("{index}.{}", tensor.name),
-            dtype: tensor.dtype,
-            shape: match tensor.shape {
-                TensorShape::Matrix => vec![self.outputs(), self.inputs()],
-                TensorShape::Kernel => vec![integers[1], integers[0], integers[2], integers[2]],
-                TensorShape::Vector => vec![per_output],
-                TensorShape::Scalar => vec![],
-            },
-            trainable: tensor.trainable,
-        });
-        Some(tensors.collect())
-    }
-}
-
-/// A network that passed every check.
-pub struct CheckedNetwork {
-    pub definition: Definition,
-    /// Every entry, `Input` and `Flatten` included.
-    pub layers: Vec<CheckedLayer>,
-    /// The absolute path of the weights file, checked against the layers.
-    pub weights: Option<PathBuf>,
-}
-
-impl CheckedNetwork {
-    /// The entries that are layers at run time, with their fields.
-    pub fn run_time_layers(&self) -> impl Iterator<Item = &CheckedLayer> {
-        self.layers.iter().filter(|layer| layer.is_layer())
-    }
-
-    pub fn input(&self) -> Shape {
-        self.layers[0].input
-    }
-
-    pub fn output(&self) -> Shape {
-        self.layers[self.layers.len() - 1].output
-    }
-}
+/// The most branches a `Concat` takes (the library implements its branches for tuples up to 8).
+const MAX_BRANCHES: usize = 8;
 
 /// Checks a whole definition, reporting every error found rather than only the first.
 pub fn check(definition: Definition) -> syn::Result<CheckedNetwork> {
     let mut errors = Errors::default();
-    if definition.layers.is_empty() {
+    if definition.entries.is_empty() {
         let (open, close) = (&definition.open, &definition.close);
         errors.push(Error::new_spanned(
             quote!(#open #close),
             "a network needs at least one layer, e.g. `Linear(784, 10)`",
         ));
     }
+    let walk = check_list(&definition.entries, None, true, &mut errors);
+    let root = errors.finish(walk.sequence)?;
+    let Some(root) = root.filter(|root| root.layers().next().is_some()) else {
+        return Err(Error::new_spanned(
+            &definition.name,
+            "a network needs at least one layer after its `Input`, e.g. `Flatten, Linear(784, 10)`",
+        ));
+    };
+    Ok(CheckedNetwork { definition, root, weights: None })
+}
 
-    let mut layers: Vec<CheckedLayer> = Vec::new();
-    // The shape flowing out of the entries so far; `None` before the first.
-    let mut shape: Option<Shape> = None;
-    // After a mistake that leaves the shape unknown, the entries that follow are only checked
-    // for their own arguments, until one declares its input (`Linear`, `BatchNorm1d`, a layer of
-    // the user's): one mistake gives one error.
+/// What walking a list gave: the list if nothing in it was wrong, and the shape coming out of
+/// it (as far as it is known after a mistake).
+struct Walk {
+    sequence: Option<Sequence>,
+    output: Option<Shape>,
+}
+
+/// A list's entries in order, each checked against the shape the one before produces, starting
+/// from `start` (`None` where the first entry must declare its input). After a mistake that
+/// leaves the shape unknown, the entries that follow are checked only for their own arguments
+/// until one declares its input (`Linear`, `BatchNorm1d`, a layer of the user's): one mistake
+/// gives one error.
+fn check_list(entries: &[Entry], start: Option<Shape>, top_level: bool, errors: &mut Errors) -> Walk {
+    let mut checked = Vec::new();
+    let mut failed = false;
+    let mut shape = start;
+    let mut producer = Producer::Layer;
     let mut shape_lost = false;
     let mut index = 0;
-    for (position, entry) in definition.layers.iter().enumerate() {
+    for (position, entry) in entries.iter().enumerate() {
         if shape_lost {
-            if let Some(declared) = declared_output(entry).map_err(|error| errors.push(error)).ok().flatten()
-            {
+            if let Some(declared) = declared_output(entry, errors) {
                 shape = Some(declared);
                 shape_lost = false;
             }
             continue;
         }
-        let before = Before { shape, layer: layers.last(), first: position == 0 };
-        let checked = match entry {
-            Entry::BuiltIn(call) => check_built_in(call, &before),
-            Entry::Custom(custom) => check_custom(custom, &before),
-        };
-        match checked {
-            Ok(mut layer) => {
-                shape = Some(layer.output);
-                if layer.index.is_some() {
-                    layer.index = Some(index);
+        let before = Before { shape, first: top_level && position == 0, producer };
+        match check_entry(entry, &before, errors) {
+            Ok(mut entry) => {
+                shape = Some(entry.output);
+                producer = producer_of(&entry);
+                if !declares_input(&entry) {
+                    entry.index = Some(index);
                     index += 1;
                 }
-                layers.push(layer);
+                checked.push(entry);
             }
-            Err((error, output)) => {
-                errors.push(error);
+            Err(output) => {
+                failed = true;
                 // Carry on with the shape the entry claims, if it says.
                 shape = output;
                 shape_lost = output.is_none();
+                producer = Producer::Layer;
                 index += 1;
             }
         }
     }
-    let layers = errors.finish(layers)?;
-    if !layers.iter().any(CheckedLayer::is_layer) {
-        return Err(Error::new_spanned(
-            &definition.name,
-            "a network needs at least one layer after its `Input`, e.g. `Flatten, Linear(784, 10)`",
-        ));
+    let sequence = (!failed && !checked.is_empty()).then_some(Sequence { entries: checked });
+    Walk { sequence, output: if shape_lost { None } else { shape } }
+}
+
+fn declares_input(entry: &CheckedEntry) -> bool {
+    matches!(&entry.node, Node::BuiltIn { kind, .. } if kind.rule.declares_input())
+}
+
+/// How the entry after `entry` names it in a message.
+fn producer_of(entry: &CheckedEntry) -> Producer {
+    match (&entry.node, entry.input, entry.output) {
+        (Node::Residual { .. }, _, _) => Producer::Residual,
+        (Node::Concat { branches }, _, output) => Producer::Concat {
+            parts: branches
+                .iter()
+                .map(|branch| match (branch.output(), output) {
+                    (Shape::Image { channels, .. }, Shape::Image { .. }) => channels,
+                    (shape, _) => shape.features(),
+                })
+                .collect(),
+        },
+        (_, Shape::Image { channels, height, width }, Shape::Flat(_)) => {
+            Producer::FromImage { written: entry.written.clone(), channels, height, width }
+        }
+        _ => Producer::Layer,
     }
-    let weights = match &definition.weights {
-        Some(path) => Some(check_weights(path, &layers)?),
-        None => None,
-    };
-    Ok(CheckedNetwork { definition, layers, weights })
+}
+
+/// An entry's errors are pushed to `errors`; on a mistake it gives the output shape it
+/// declares anyway, if it says.
+type Checked = Result<CheckedEntry, Option<Shape>>;
+
+fn check_entry(entry: &Entry, before: &Before, errors: &mut Errors) -> Checked {
+    match entry {
+        Entry::BuiltIn(call) => check_built_in(call, before, errors),
+        Entry::Custom(custom) => check_custom(custom, before, errors),
+        Entry::Residual(block) => check_residual(block, before, errors),
+        Entry::Concat(block) => check_concat(block, before, errors),
+    }
 }
 
 /// For an entry after a mistake: its own arguments' errors, and the shape it declares if it
 /// fixes its input whatever comes before it.
-fn declared_output(entry: &Entry) -> syn::Result<Option<Shape>> {
+fn declared_output(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
     match entry {
-        Entry::Custom(custom) => Ok(Some(Shape::Flat(size_literal(&custom.outputs, "a width")?))),
+        Entry::Custom(custom) => errors.keep(custom_shapes(custom)).map(|(_, output)| output),
         Entry::BuiltIn(call) => {
-            let kind = resolve(call)?;
-            let (integers, _) = arguments(call, kind)?;
-            Ok(match kind.shape {
-                ShapeRule::Map => Some(Shape::Flat(integers[1])),
-                ShapeRule::KeepsDeclared => Some(Shape::Flat(integers[0])),
-                _ => None,
-            })
+            let kind = errors.keep(resolve(call))?;
+            let bound = errors.keep(arguments(call, kind))?;
+            kind.rule.declared_output(&bound.integers)
         }
+        Entry::Residual(_) | Entry::Concat(_) => None,
     }
 }
 
-/// What an entry follows.
-struct Before<'a> {
-    shape: Option<Shape>,
-    /// The entry before it, if any was checked without error.
-    layer: Option<&'a CheckedLayer>,
-    first: bool,
-}
-
-impl Before<'_> {
-    /// "the layer before it produces 512", or "`Flatten` produces 9216 (64 channels × 12 × 12)".
-    fn produces(&self, shape: Shape) -> String {
-        match (self.layer.map(|layer| (layer, layer.input)), shape) {
-            // A flat shape made from an image: name the image it came from.
-            (Some((layer, Shape::Image { channels, height, width })), Shape::Flat(features)) => {
-                let plural = if channels == 1 { "" } else { "s" };
-                format!(
-                    "`{}` produces {features} ({channels} channel{plural} × {height} × {width})",
-                    layer.written
-                )
-            }
-            (_, Shape::Flat(features)) => format!("the layer before it produces {features}"),
-            (_, image) => format!("the layer before it produces an image of {}", image.describe()),
-        }
-    }
-}
-
-/// An error, and the output shape the entry declares if that much was readable.
-type EntryError = (Error, Option<Shape>);
-
-fn error(entry: &impl ToTokens, message: String) -> Error {
-    Error::new_spanned(entry, message)
-}
-
-fn check_custom(custom: &CustomLayer, before: &Before<'_>) -> Result<CheckedLayer, EntryError> {
-    let inputs = size_literal(&custom.inputs, "a width").map_err(|e| (e, None))?;
-    let outputs = size_literal(&custom.outputs, "a width").map_err(|e| (e, None))?;
-    let layer_type = &custom.layer_type;
-    let written = format!("{}: {inputs} -> {outputs}", quote!(#layer_type).to_string().replace(' ', ""));
-    // On an image, a layer that keeps the width keeps the image; any other is flat after it.
-    let output = match before.shape {
-        Some(image @ Shape::Image { .. }) if outputs == inputs => image,
-        _ => Shape::Flat(outputs),
-    };
-    match before.shape {
-        Some(produced) if produced.features() != inputs => {
-            let message =
-                format!("`{written}` expects {inputs} input features, but {}", before.produces(produced));
-            Err((error(custom, message), Some(output)))
-        }
-        produced => Ok(CheckedLayer {
-            source: LayerSource::Custom(layer_type.clone()),
-            written,
-            input: produced.unwrap_or(Shape::Flat(inputs)),
-            output,
-            index: Some(0),
-        }),
-    }
-}
-
-fn check_built_in(call: &LayerCall, before: &Before<'_>) -> Result<CheckedLayer, EntryError> {
-    let kind = resolve(call).map_err(|e| (e, None))?;
-    let (integers, numbers) = arguments(call, kind).map_err(|e| (e, None))?;
+/// A built-in layer: its kind and arguments read, and its shape rule applied.
+fn check_built_in(call: &LayerCall, before: &Before, errors: &mut Errors) -> Checked {
+    let kind = errors.keep(resolve(call)).ok_or(None)?;
+    let bound = errors.keep(arguments(call, kind)).ok_or(None)?;
     let written = call.source();
-    let fail = |message: String, output: Option<Shape>| Err((error(call, message), output));
-    let built = |input: Shape, output: Shape| {
-        let index = (kind.shape != ShapeRule::Input).then_some(0);
-        let source = LayerSource::BuiltIn { kind, integers: integers.clone(), numbers: numbers.clone() };
-        Ok(CheckedLayer { source, written: written.clone(), input, output, index })
-    };
-    let needs_image = |shape: Option<Shape>| -> Result<(usize, usize, usize), EntryError> {
-        match shape {
-            Some(Shape::Image { channels, height, width }) => Ok((channels, height, width)),
-            Some(Shape::Flat(features)) => Err((
-                error(
-                    call,
-                    format!(
-                        "`{written}` needs an image, but the shape is flat here ({features} features); \
-                         image layers come before `Flatten`"
-                    ),
-                ),
-                None,
-            )),
-            None => Err((
-                error(
-                    call,
-                    format!(
-                        "`{written}` needs an image: start the list with `Input(channels, height, width)`"
-                    ),
-                ),
-                None,
-            )),
-        }
-    };
-    match kind.shape {
-        ShapeRule::Input => {
-            if !before.first {
-                return fail(
-                    format!("`{written}` declares the network's input and must come first"),
-                    before.shape,
-                );
+    let rule_call = Call { name: kind.names[0], written: &written, integers: &bound.integers };
+    let output = kind.rule.output(&rule_call, before).map_err(|mistake| {
+        errors.push(Error::new_spanned(call, mistake.message));
+        mistake.output
+    })?;
+    let input = before.shape.or_else(|| kind.rule.declared_input(&bound.integers)).unwrap_or(output);
+    let node = Node::BuiltIn { kind, integers: bound.integers, numbers: bound.numbers };
+    Ok(CheckedEntry { node, written, input, output, index: None })
+}
+
+/// A shape as written: `64`, or `(8, 10, 10)` for channels, height and width.
+fn shape_of(syntax: &ShapeSyntax) -> syn::Result<Shape> {
+    match syntax {
+        ShapeSyntax::Flat(width) => Ok(Shape::Flat(size_literal(width, "a width")?)),
+        ShapeSyntax::Image { sizes, .. } => {
+            let sizes: Vec<usize> =
+                sizes.iter().map(|size| size_literal(size, "a size")).collect::<syn::Result<_>>()?;
+            match sizes[..] {
+                [channels, height, width] => Ok(Shape::Image { channels, height, width }),
+                _ => Err(Error::new_spanned(
+                    syntax,
+                    "an image shape is `(channels, height, width)`, e.g. `(8, 10, 10)`",
+                )),
             }
-            let [channels, height, width] = [integers[0], integers[1], integers[2]];
-            let image = Shape::Image { channels, height, width };
-            built(image, image)
-        }
-        ShapeRule::Map => {
-            let (inputs, outputs) = (integers[0], integers[1]);
-            match before.shape {
-                Some(image @ Shape::Image { .. }) => fail(
-                    format!(
-                        "`{written}` takes flat input, but {}; add `Flatten` before it (giving {} features)",
-                        before.produces(image),
-                        image.features()
-                    ),
-                    Some(Shape::Flat(outputs)),
-                ),
-                Some(Shape::Flat(produced)) if produced != inputs => fail(
-                    format!(
-                        "`{written}` expects {inputs} input features, but {}",
-                        before.produces(Shape::Flat(produced))
-                    ),
-                    Some(Shape::Flat(outputs)),
-                ),
-                _ => built(Shape::Flat(inputs), Shape::Flat(outputs)),
-            }
-        }
-        ShapeRule::KeepsDeclared => {
-            let features = integers[0];
-            match before.shape {
-                Some(image @ Shape::Image { .. }) => fail(
-                    format!(
-                        "`{written}` takes flat input, but {}; use `BatchNorm2d(channels)` on images",
-                        before.produces(image)
-                    ),
-                    None,
-                ),
-                // The layer keeps the width, so the layers after it see `produced`.
-                Some(Shape::Flat(produced)) if produced != features => fail(
-                    format!(
-                        "`{written}` expects {features} input features, but {}",
-                        before.produces(Shape::Flat(produced))
-                    ),
-                    None,
-                ),
-                _ => built(Shape::Flat(features), Shape::Flat(features)),
-            }
-        }
-        ShapeRule::Keeps | ShapeRule::Flatten => {
-            let Some(shape) = before.shape else {
-                return fail(
-                    format!(
-                        "`{}` cannot be the first layer: it takes its shape from the layer before it; \
-                         start with a layer that fixes the input, `Linear(in, out)`, `BatchNorm1d(features)` \
-                         or `Input(channels, height, width)`",
-                        call.name
-                    ),
-                    None,
-                );
-            };
-            let output = if kind.shape == ShapeRule::Flatten { Shape::Flat(shape.features()) } else { shape };
-            built(shape, output)
-        }
-        ShapeRule::Convolution => {
-            let (channels, height, width) = needs_image(before.shape)?;
-            let [in_channels, out_channels, kernel, stride, padding] =
-                [integers[0], integers[1], integers[2], integers[3], integers[4]];
-            let output = |height: usize, width: usize| Shape::Image {
-                channels: out_channels,
-                height: (height + 2 * padding).saturating_sub(kernel) / stride + 1,
-                width: (width + 2 * padding).saturating_sub(kernel) / stride + 1,
-            };
-            if channels != in_channels {
-                return fail(
-                    format!(
-                        "`{written}` expects {in_channels} input channels, but the layer before it produces \
-                         {channels} ({channels} × {height} × {width})"
-                    ),
-                    Some(output(height, width)),
-                );
-            }
-            if kernel > height + 2 * padding || kernel > width + 2 * padding {
-                return fail(
-                    format!(
-                        "`{written}`: the kernel ({kernel} × {kernel}) is larger than its padded input ({} × {})",
-                        height + 2 * padding,
-                        width + 2 * padding
-                    ),
-                    None,
-                );
-            }
-            built(before.shape.expect("an image"), output(height, width))
-        }
-        ShapeRule::Pooling => {
-            let (channels, height, width) = needs_image(before.shape)?;
-            let (kernel, stride) = (integers[0], integers[1]);
-            if kernel > height || kernel > width {
-                return fail(
-                    format!(
-                        "`{written}`: the window ({kernel} × {kernel}) is larger than its input ({height} × {width})"
-                    ),
-                    None,
-                );
-            }
-            let output = Shape::Image {
-                channels,
-                height: (height - kernel) / stride + 1,
-                width: (width - kernel) / stride + 1,
-            };
-            built(before.shape.expect("an image"), output)
-        }
-        ShapeRule::KeepsChannels => {
-            let (channels, height, width) = needs_image(before.shape)?;
-            if channels != integers[0] {
-                return fail(
-                    format!(
-                        "`{written}` expects {} channels, but the layer before it produces {channels} \
-                         ({channels} × {height} × {width})",
-                        integers[0]
-                    ),
-                    None,
-                );
-            }
-            let shape = before.shape.expect("an image");
-            built(shape, shape)
         }
     }
 }
 
-/// The integer and the number arguments of `call`, in the kind's order, with defaults filled in.
-fn arguments(call: &LayerCall, kind: &LayerKind) -> syn::Result<(Vec<usize>, Vec<f64>)> {
-    let written: Vec<&Expr> = call.arguments.iter().flat_map(|(_, a)| a.iter()).collect();
-    // Positional arguments first, then `name = value` ones.
-    let mut given: Vec<Option<&Expr>> = vec![None; kind.arguments.len()];
-    let mut positional = true;
-    for expression in &written {
-        if let Expr::Assign(ExprAssign { left, right, .. }) = expression {
-            positional = false;
-            let name = match &**left {
-                Expr::Path(ExprPath { path, .. }) => path.get_ident().map(ToString::to_string),
-                _ => None,
-            };
-            let slot = name.as_deref().and_then(|name| kind.arguments.iter().position(|a| a.name == name));
-            let Some(slot) = slot else {
-                return Err(Error::new_spanned(
-                    left,
-                    format!("`{}` has no argument of that name: `{}`", call.name, kind.signature()),
-                ));
-            };
-            if given[slot].replace(right).is_some() {
-                return Err(Error::new_spanned(
-                    left,
-                    format!("`{}` is given twice", kind.arguments[slot].name),
-                ));
-            }
-        } else if !positional {
-            return Err(Error::new_spanned(expression, "positional arguments come before named ones"));
-        } else if let Some(slot) =
-            given.iter().position(Option::is_none).filter(|&slot| slot < kind.arguments.len())
+/// A custom layer's declared input and output shapes.
+fn custom_shapes(custom: &CustomLayer) -> syn::Result<(Shape, Shape)> {
+    Ok((shape_of(&custom.inputs)?, shape_of(&custom.outputs)?))
+}
+
+/// `(8, 10, 10)` or `64`, as a shape is written in a layer list.
+fn written_shape(shape: Shape) -> String {
+    match shape {
+        Shape::Flat(features) => features.to_string(),
+        Shape::Image { channels, height, width } => format!("({channels}, {height}, {width})"),
+    }
+}
+
+/// A layer the user wrote (or a network): its declared input must be what comes before it —
+/// the same width for a flat declaration, the same image for an image one. On an image, a layer
+/// declared flat that keeps the width keeps the image.
+fn check_custom(custom: &CustomLayer, before: &Before, errors: &mut Errors) -> Checked {
+    let (inputs, outputs) = errors.keep(custom_shapes(custom)).ok_or(None)?;
+    let layer_type = &custom.layer_type;
+    let written = format!(
+        "{}: {} -> {}",
+        quote!(#layer_type).to_string().replace(' ', ""),
+        written_shape(inputs),
+        written_shape(outputs)
+    );
+    let output = match (before.shape, inputs, outputs) {
+        (Some(image @ Shape::Image { .. }), Shape::Flat(inputs), Shape::Flat(outputs))
+            if outputs == inputs =>
         {
-            given[slot] = Some(expression);
+            image
         }
-    }
-    let positional_count = written.iter().filter(|e| !matches!(e, Expr::Assign(_))).count();
-    let missing = kind
-        .arguments
-        .iter()
-        .zip(&given)
-        .any(|(argument, value)| argument.default.is_none() && value.is_none());
-    if positional_count > kind.arguments.len() || missing {
-        let (least, most) = (kind.required_arguments(), kind.arguments.len());
-        let expected = match (least, most) {
-            (0, 0) => "no arguments".to_string(),
-            (1, 1) => "1 argument".to_string(),
-            (least, most) if least == most => format!("{least} arguments"),
-            (0, 1) => "at most 1 argument".to_string(),
-            (0, most) => format!("at most {most} arguments"),
-            (least, most) => format!("{least} to {most} arguments"),
+        _ => outputs,
+    };
+    let fits = match (before.shape, inputs) {
+        (None, _) => true,
+        (Some(produced), Shape::Flat(inputs)) => produced.features() == inputs,
+        (Some(produced), image) => produced == image,
+    };
+    if !fits {
+        let produced = before.shape.expect("a shape came before");
+        let expected = match inputs {
+            Shape::Flat(inputs) => format!("{inputs} input features"),
+            image => format!("an image of {}", image.describe()),
         };
+        errors.push(Error::new_spanned(
+            custom,
+            format!("`{written}` expects {expected}, but {}", before.produces(produced)),
+        ));
+        return Err(Some(output));
+    }
+    let node = Node::Custom(layer_type.clone());
+    Ok(CheckedEntry { node, written, input: before.shape.unwrap_or(inputs), output, index: None })
+}
+
+/// A list inside a block: at least one entry, and at least one that runs. `what` names it in
+/// messages ("the body of `Residual`").
+fn check_inner_list(entries: &[Entry], before: &Before, at: &Ident, what: &str, errors: &mut Errors) -> Walk {
+    if entries.is_empty() {
+        errors.push(Error::new_spanned(at, format!("{what} is empty: it needs at least one layer")));
+        return Walk { sequence: None, output: None };
+    }
+    let walk = check_list(entries, before.shape, false, errors);
+    match walk.sequence {
+        Some(sequence) if sequence.layers().next().is_none() => {
+            errors.push(Error::new_spanned(at, format!("{what} has no layer that runs (only `Flatten`)")));
+            Walk { sequence: None, output: walk.output }
+        }
+        _ => walk,
+    }
+}
+
+/// `Residual(body…)` adds its input to the body's output, so the body must keep the shape;
+/// `Residual(body… ; shortcut: layers…)` adds the shortcut's output, which must be the body's.
+fn check_residual(block: &ResidualBlock, before: &Before, errors: &mut Errors) -> Checked {
+    let keyword = &block.keyword;
+    let body = check_inner_list(&block.body, before, keyword, "the body of `Residual`", errors);
+    let shortcut = block.shortcut.as_ref().map(|(label, entries)| {
+        (label, check_inner_list(entries, before, label, "the `shortcut:` of `Residual`", errors))
+    });
+    let Some(body) = body.sequence else {
+        return Err(body.output);
+    };
+    let (input, output) = (body.input(), body.output());
+    let shortcut = match shortcut {
+        None if output != input => {
+            let message = format!(
+                "`Residual` adds its input to its body's output, but the body turns {} into {}; {}",
+                input.describe(),
+                output.describe(),
+                projection_hint(input, output)
+            );
+            errors.push(Error::new_spanned(keyword, message));
+            return Err(Some(output));
+        }
+        None => None,
+        Some((_, Walk { sequence: None, .. })) => return Err(Some(output)),
+        Some((label, Walk { sequence: Some(shortcut), .. })) => {
+            if shortcut.input() != input {
+                let message = format!(
+                    "the shortcut takes {}, but the body takes {}: both take the block's input",
+                    shortcut.input().describe(),
+                    input.describe()
+                );
+                errors.push(Error::new_spanned(label, message));
+                return Err(Some(output));
+            }
+            if shortcut.output() != output {
+                let message = format!(
+                    "the shortcut produces {}, but the body produces {}: `Residual` adds them, so they must \
+                     agree (check the shortcut's stride and padding)",
+                    shortcut.output().describe(),
+                    output.describe()
+                );
+                errors.push(Error::new_spanned(label, message));
+                return Err(Some(output));
+            }
+            Some(shortcut)
+        }
+    };
+    let node = Node::Residual { body, shortcut };
+    Ok(CheckedEntry { node, written: "Residual".to_string(), input, output, index: None })
+}
+
+/// A projection that turns `input` into `output`, for the message of a block without one: a
+/// 1 × 1 convolution with the stride that gives the body's height and width, or a `Linear`.
+fn projection_hint(input: Shape, output: Shape) -> String {
+    let suggestion = match (input, output) {
+        (
+            Shape::Image { channels: from, height, width },
+            Shape::Image { channels: to, height: out_height, width: out_width },
+        ) => (1..=height.max(width))
+            .find(|stride| (height - 1) / stride + 1 == out_height && (width - 1) / stride + 1 == out_width)
+            .map(|stride| match stride {
+                1 => format!("Conv2d({from}, {to}, 1)"),
+                stride => format!("Conv2d({from}, {to}, 1, stride = {stride})"),
+            }),
+        (Shape::Flat(from), Shape::Flat(to)) => Some(format!("Linear({from}, {to})")),
+        _ => None,
+    };
+    match suggestion {
+        Some(layer) => format!("add a projection, e.g. `shortcut: {layer}`"),
+        None => format!("add `shortcut:` layers that turn {} into {}", input.describe(), output.describe()),
+    }
+}
+
+/// `Concat(branch… ; branch… ; …)`: every branch takes the block's input; the outputs are
+/// joined along channels for images, whose heights and widths must then agree, or along
+/// features for flat shapes. Images and flat features do not join.
+fn check_concat(block: &ConcatBlock, before: &Before, errors: &mut Errors) -> Checked {
+    let keyword = &block.keyword;
+    if block.branches.len() > MAX_BRANCHES {
         let message =
-            format!("`{}` takes {expected}: `{}`, found {}", call.name, kind.signature(), written.len());
-        return Err(Error::new_spanned(call, message));
+            format!("`Concat` takes at most {MAX_BRANCHES} branches, found {}", block.branches.len());
+        errors.push(Error::new_spanned(keyword, message));
+        return Err(None);
     }
+    let walks: Vec<Walk> = block
+        .branches
+        .iter()
+        .enumerate()
+        .map(|(k, branch)| {
+            check_inner_list(branch, before, keyword, &format!("branch {k} of `Concat`"), errors)
+        })
+        .collect();
+    let outputs: Option<Vec<Shape>> = walks.iter().map(|walk| walk.output).collect();
+    let joined = outputs.as_deref().map(join).transpose().map_err(|message| {
+        errors.push(Error::new_spanned(keyword, message));
+    });
+    let Ok(joined) = joined else { return Err(None) };
+    let branches: Option<Vec<Sequence>> = walks.into_iter().map(|walk| walk.sequence).collect();
+    let (Some(branches), Some(output)) = (branches, joined) else {
+        return Err(joined);
+    };
+    let input = branches[0].input();
+    if let Some((k, other)) = branches.iter().enumerate().find(|(_, branch)| branch.input() != input) {
+        let message = format!(
+            "branch {k} of `Concat` takes {}, but branch 0 takes {}: every branch takes the block's input",
+            other.input().describe(),
+            input.describe()
+        );
+        errors.push(Error::new_spanned(keyword, message));
+        return Err(Some(output));
+    }
+    let node = Node::Concat { branches };
+    Ok(CheckedEntry { node, written: "Concat".to_string(), input, output, index: None })
+}
 
-    let (mut integers, mut numbers) = (Vec::new(), Vec::new());
-    for (argument, value) in kind.arguments.iter().zip(&given) {
-        let describe = match argument.name {
-            "in" | "out" | "features" => "a width".to_string(),
-            name => format!("`{name}`"),
-        };
-        match (argument.kind, value, argument.default) {
-            (ArgumentKind::Size, Some(value), _) => integers.push(size_argument(value, &describe)?),
-            (ArgumentKind::Padding, Some(value), _) => integers.push(padding_argument(value)?),
-            (number_kind, Some(value), _) => numbers.push(number_argument(value, number_kind, kind)?),
-            (ArgumentKind::Size | ArgumentKind::Padding, None, Some(Fallback::Value(value))) => {
-                integers.push(value as usize)
+/// The branches' outputs joined, or why they do not join.
+fn join(outputs: &[Shape]) -> Result<Shape, String> {
+    let listed = || {
+        let shapes: Vec<String> = outputs
+            .iter()
+            .enumerate()
+            .map(|(k, shape)| format!("branch {k} gives {}", shape.describe()))
+            .collect();
+        shapes.join(", ")
+    };
+    match outputs[0] {
+        Shape::Flat(_) if outputs.iter().all(|shape| matches!(shape, Shape::Flat(_))) => {
+            Ok(Shape::Flat(outputs.iter().map(|shape| shape.features()).sum()))
+        }
+        Shape::Image { height, width, .. }
+            if outputs.iter().all(|shape| matches!(shape, Shape::Image { .. })) =>
+        {
+            let agree = outputs
+                .iter()
+                .all(|shape| matches!(*shape, Shape::Image { height: h, width: w, .. } if (h, w) == (height, width)));
+            if !agree {
+                return Err(format!(
+                    "`Concat` joins images along channels, so its branches' heights and widths must agree: {}",
+                    listed()
+                ));
             }
-            (ArgumentKind::Size | ArgumentKind::Padding, None, Some(Fallback::SameAs(position))) => {
-                integers.push(integers[position])
-            }
-            (_, None, Some(Fallback::Value(value))) => numbers.push(value),
-            (_, None, _) => unreachable!("missing arguments were refused above"),
+            let channels = outputs
+                .iter()
+                .map(|shape| match shape {
+                    Shape::Image { channels, .. } => *channels,
+                    Shape::Flat(_) => 0,
+                })
+                .sum();
+            Ok(Shape::Image { channels, height, width })
         }
-    }
-    Ok((integers, numbers))
-}
-
-fn resolve(call: &LayerCall) -> syn::Result<&'static LayerKind> {
-    let name = call.name.to_string();
-    let spellings = || KINDS.iter().flat_map(|kind| kind.names.iter().map(move |&known| (known, kind)));
-    if let Some((_, kind)) = spellings().find(|(known, _)| *known == name) {
-        return Ok(kind);
-    }
-    let lower = name.to_lowercase();
-    let (closest, similarity) = spellings()
-        .map(|(known, _)| (known, strsim::jaro_winkler(&lower, &known.to_lowercase())))
-        .fold(("", 0.0), |best, candidate| if candidate.1 > best.1 { candidate } else { best });
-    let message = if similarity >= 0.8 {
-        format!("unknown layer `{name}`; did you mean `{closest}`?")
-    } else {
-        let names: Vec<String> = KINDS.iter().map(|kind| format!("`{}`", kind.names[0])).collect();
-        let (last, others) = names.split_last().expect("there are built-in kinds");
-        format!(
-            "unknown layer `{name}`; the built-in layers are {} and {last}; a layer you wrote is given \
-             as its type and widths, e.g. `MyLayer<64>: 64 -> 64`",
-            others.join(", ")
-        )
-    };
-    Err(Error::new_spanned(&call.name, message))
-}
-
-fn size_argument(argument: &Expr, describe: &str) -> syn::Result<usize> {
-    match argument {
-        Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) => size_literal(literal, describe),
-        _ => Err(Error::new_spanned(
-            argument,
-            format!("{describe} must be a positive integer literal, e.g. `784`"),
+        _ => Err(format!(
+            "`Concat` cannot join images and flat features: {}; flatten every branch or none",
+            listed()
         )),
-    }
-}
-
-fn size_literal(literal: &LitInt, describe: &str) -> syn::Result<usize> {
-    match literal.base10_parse::<usize>() {
-        Ok(0) => Err(Error::new_spanned(literal, format!("{describe} must be at least 1, found 0"))),
-        Ok(size) => Ok(size),
-        Err(_) => Err(Error::new_spanned(
-            literal,
-            format!("{describe} must be a positive integer literal, e.g. `784`"),
-        )),
-    }
-}
-
-fn padding_argument(argument: &Expr) -> syn::Result<usize> {
-    let error = || Error::new_spanned(argument, "`padding` must be a non-negative integer literal, e.g. `1`");
-    match argument {
-        Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) => {
-            literal.base10_parse::<usize>().map_err(|_| error())
-        }
-        _ => Err(error()),
-    }
-}
-
-fn number_argument(argument: &Expr, kind: ArgumentKind, layer: &LayerKind) -> syn::Result<f64> {
-    let what = match kind {
-        ArgumentKind::Probability => "a dropout probability".to_string(),
-        _ => format!("the argument of `{}`", layer.names[0]),
-    };
-    let (negative, literal) = match argument {
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => (true, &**expr),
-        other => (false, other),
-    };
-    let value = match literal {
-        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>(),
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>(),
-        _ => {
-            return Err(Error::new_spanned(argument, format!("{what} must be a number literal, e.g. `0.2`")));
-        }
-    }?;
-    let value = if negative { -value } else { value };
-    let shown = argument.to_token_stream().to_string().replace(' ', "");
-    match kind {
-        ArgumentKind::Probability if !(0.0..1.0).contains(&value) => {
-            Err(Error::new_spanned(argument, format!("{what} must be in [0, 1), found {shown}")))
-        }
-        _ if !(value as f32).is_finite() => {
-            Err(Error::new_spanned(argument, format!("{what} must be a finite f32, found {shown}")))
-        }
-        _ => Ok(value),
     }
 }

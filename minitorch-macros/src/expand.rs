@@ -1,98 +1,216 @@
 //! Writes a checked network as the code a person would write by hand for that one network: a
 //! struct with a field per layer, `forward` as one statement per layer, `backward` as one
-//! statement per layer in reverse order. What is the same for every network lives in the
-//! `minitorch` library, not here. One function per piece of output.
+//! statement per layer in reverse order. Each list inside a block (a body, a shortcut, a
+//! branch) becomes a struct of its own, written by the same functions, and the block a field of
+//! the library's `Residual` or `Concat` holding it. What is the same for every network lives in
+//! the `minitorch` library, not here.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Ident, Visibility};
 
-use crate::check::{CheckedLayer, CheckedNetwork, LayerSource, Shape};
-use crate::kinds::ShapeRule;
+use crate::model::{CheckedEntry, CheckedNetwork, Node, Sequence};
+use crate::summary::{entry_doc, struct_doc, summary};
 
 pub fn expand(network: &CheckedNetwork) -> TokenStream {
+    let definition = &network.definition;
+    let list =
+        List { sequence: &network.root, name: definition.name.clone(), visibility: &definition.visibility };
     let parts = [
-        network_struct(network),
-        constructor(network),
-        debug(network),
-        parameters(network),
-        forward_and_backward(network),
+        network_struct(network, &list),
+        constructor(&list, true),
+        debug(&list, true),
+        parameters(&list),
+        layer_impl(&list),
+        network_impl(network, &list),
+        network_methods(network, &list),
         pretrained(network).unwrap_or_default(),
         summary(network),
     ];
-    quote!(#(#parts)*)
+    let inner = inner_lists(&list).into_iter().map(|inner| inner_struct(&inner));
+    quote!(#(#parts)* #(#inner)*)
 }
 
-/// `linear0`, `relu1`, `dropout2`, `conv2d3`: the kind and PyTorch's index in the sequence. A
-/// layer the user wrote is `layer{index}`.
-fn field_name(layer: &CheckedLayer) -> syn::Ident {
-    let index = layer.index.unwrap_or_default();
-    match &layer.source {
-        LayerSource::BuiltIn { kind, .. } => format_ident!("{}{index}", kind.field),
-        LayerSource::Custom(_) => format_ident!("layer{index}"),
+/// A list that becomes a struct: the network's own, or one inside a block.
+struct List<'a> {
+    sequence: &'a Sequence,
+    /// The struct's name: `ResNet`, `ResNetLayer3Body`, `ResNetLayer6Branch1`.
+    name: Ident,
+    visibility: &'a Visibility,
+}
+
+/// Every list inside a block of `list`, nested ones included, with its struct's name: the
+/// body of the block at index 3 of `ResNet` is `ResNetLayer3Body`.
+fn inner_lists<'a>(list: &List<'a>) -> Vec<(List<'a>, String)> {
+    let mut lists = Vec::new();
+    for entry in list.sequence.layers() {
+        for (sequence, role) in entry_lists(entry) {
+            let name = inner_name(&list.name, entry, &role);
+            let inner = List { sequence, name, visibility: list.visibility };
+            let nested = inner_lists(&inner);
+            let described = format!(
+                "{} of the `{}` at index {} of [`{}`]",
+                role_text(&role),
+                entry.written,
+                index(entry),
+                list.name
+            );
+            lists.push((inner, described));
+            lists.extend(nested);
+        }
+    }
+    lists
+}
+
+/// The lists a block holds, with their role: `Body`, `Shortcut`, `Branch0`.
+fn entry_lists(entry: &CheckedEntry) -> Vec<(&Sequence, String)> {
+    match &entry.node {
+        Node::Residual { body, shortcut } => {
+            let mut lists = vec![(body, "Body".to_string())];
+            lists.extend(shortcut.iter().map(|shortcut| (shortcut, "Shortcut".to_string())));
+            lists
+        }
+        Node::Concat { branches } => {
+            branches.iter().enumerate().map(|(k, branch)| (branch, format!("Branch{k}"))).collect()
+        }
+        Node::BuiltIn { .. } | Node::Custom(_) => Vec::new(),
     }
 }
 
-/// The fields, one per layer that runs (`Input` and `Flatten` have none).
-fn fields(network: &CheckedNetwork) -> Vec<syn::Ident> {
-    network.run_time_layers().map(field_name).collect()
+fn role_text(role: &str) -> String {
+    match role.strip_prefix("Branch") {
+        Some(k) => format!("Branch {k}"),
+        None => format!("The {}", role.to_lowercase()),
+    }
 }
 
-fn layer_type(layer: &CheckedLayer) -> TokenStream {
-    let (kind, integers) = match &layer.source {
-        LayerSource::BuiltIn { kind, integers, .. } => (kind, integers),
-        LayerSource::Custom(layer_type) => return quote!(#layer_type),
-    };
-    let name = format_ident!("{}", kind.type_name);
-    let number = |n: usize| Literal::usize_unsuffixed(n);
-    let (inputs, outputs) = (number(layer.inputs()), number(layer.outputs()));
-    let image = |shape: Shape| match shape {
-        Shape::Image { channels, height, width } => (channels, height, width),
-        Shape::Flat(_) => unreachable!("checked: an image layer has an image input"),
-    };
-    let generics = match kind.shape {
-        ShapeRule::Map => quote!(#inputs, #outputs),
-        ShapeRule::Keeps | ShapeRule::KeepsDeclared => quote!(#inputs),
-        ShapeRule::Convolution => {
-            let (_, height, width) = image(layer.input);
-            let arguments = integers.iter().copied().chain([height, width]).map(number);
-            quote!(#(#arguments,)* #inputs, #outputs)
+fn inner_name(outer: &Ident, entry: &CheckedEntry, role: &str) -> Ident {
+    format_ident!("{}Layer{}{}", outer, index(entry), role)
+}
+
+fn index(entry: &CheckedEntry) -> usize {
+    entry.index.unwrap_or_default()
+}
+
+/// `linear0`, `relu1`, `conv2d3`, `residual4`: the kind and the index in the list. A layer the
+/// user wrote is `layer{index}`.
+fn field_name(entry: &CheckedEntry) -> Ident {
+    let index = index(entry);
+    match &entry.node {
+        Node::BuiltIn { kind, .. } => format_ident!("{}{index}", kind.field),
+        Node::Custom(_) => format_ident!("layer{index}"),
+        Node::Residual { .. } => format_ident!("residual{index}"),
+        Node::Concat { .. } => format_ident!("concat{index}"),
+    }
+}
+
+fn fields(list: &List<'_>) -> Vec<Ident> {
+    list.sequence.layers().map(field_name).collect()
+}
+
+fn width(features: usize) -> Literal {
+    Literal::usize_unsuffixed(features)
+}
+
+/// The field's type: a library layer with its generic arguments, the user's type, or a block
+/// holding the structs of its lists.
+fn entry_type(entry: &CheckedEntry, outer: &Ident) -> TokenStream {
+    let (inputs, outputs) = (width(entry.input.features()), width(entry.output.features()));
+    match &entry.node {
+        Node::BuiltIn { kind, integers, .. } => {
+            let name = format_ident!("{}", kind.type_name);
+            let generics = kind.rule.generics(integers, entry.input, entry.output).into_iter().map(width);
+            quote!(::minitorch::layers::#name<#(#generics),*>)
         }
-        ShapeRule::Pooling => {
-            let (channels, height, width) = image(layer.input);
-            let arguments = [channels, integers[0], integers[1], height, width].map(number);
-            quote!(#(#arguments,)* #inputs, #outputs)
+        Node::Custom(written) => quote!(#written),
+        Node::Residual { shortcut, .. } => {
+            let body = inner_name(outer, entry, "Body");
+            let shortcut = match shortcut {
+                Some(_) => {
+                    let shortcut = inner_name(outer, entry, "Shortcut");
+                    quote!(#shortcut)
+                }
+                None => quote!(::minitorch::layers::Identity),
+            };
+            quote!(::minitorch::Residual<#inputs, #outputs, #body, #shortcut>)
         }
-        ShapeRule::KeepsChannels => {
-            let channels = number(integers[0]);
-            quote!(#channels, #inputs)
+        Node::Concat { branches } => {
+            let branches = branches.iter().enumerate().map(|(k, branch)| {
+                let name = inner_name(outer, entry, &format!("Branch{k}"));
+                let branch_width = width(branch.output().features());
+                quote!(::minitorch::layers::Branch<#branch_width, #name>)
+            });
+            quote!(::minitorch::Concat<#inputs, #outputs, (#(#branches,)*)>)
         }
-        ShapeRule::Input | ShapeRule::Flatten => unreachable!("not a layer at run time"),
-    };
-    quote!(::minitorch::layers::#name<#generics>)
+    }
 }
 
 /// `<Type as Layer<IN, OUT>>`, spanned at the user's type so that a type without that `Layer`
 /// implementation is reported at its entry.
-fn as_layer(layer: &CheckedLayer) -> TokenStream {
-    let layer_type = layer_type(layer);
-    let inputs = Literal::usize_unsuffixed(layer.inputs());
-    let outputs = Literal::usize_unsuffixed(layer.outputs());
-    match &layer.source {
-        LayerSource::Custom(written) => {
+fn as_layer(entry: &CheckedEntry, outer: &Ident) -> TokenStream {
+    let layer_type = entry_type(entry, outer);
+    let (inputs, outputs) = (width(entry.input.features()), width(entry.output.features()));
+    match &entry.node {
+        Node::Custom(written) => {
             quote_spanned!(written.span()=> <#layer_type as ::minitorch::Layer<#inputs, #outputs>>)
         }
-        LayerSource::BuiltIn { .. } => quote!(<#layer_type as ::minitorch::Layer<#inputs, #outputs>>),
+        _ => quote!(<#layer_type as ::minitorch::Layer<#inputs, #outputs>>),
     }
 }
 
-fn network_struct(network: &CheckedNetwork) -> TokenStream {
+/// The expression that builds the field, drawing from `rng`.
+fn entry_constructor(entry: &CheckedEntry, outer: &Ident) -> TokenStream {
+    match &entry.node {
+        Node::BuiltIn { kind, numbers, .. } => {
+            let layer_type = entry_type(entry, outer);
+            let function = format_ident!("{}", kind.constructor);
+            let numbers = numbers.iter().map(|&number| Literal::f32_suffixed(number as f32));
+            let rng = kind.takes_rng.then(|| quote!(rng));
+            quote!(<#layer_type>::#function(#(#numbers,)* #rng))
+        }
+        Node::Custom(written) => {
+            quote_spanned!(written.span()=> <#written as ::minitorch::Initialize>::initialize(rng))
+        }
+        Node::Residual { shortcut, .. } => {
+            let body = inner_name(outer, entry, "Body");
+            let shortcut = match shortcut {
+                Some(_) => {
+                    let shortcut = inner_name(outer, entry, "Shortcut");
+                    quote!(#shortcut::new(rng))
+                }
+                None => quote!(::minitorch::layers::Identity),
+            };
+            quote!(::minitorch::Residual::new(#body::new(rng), #shortcut))
+        }
+        Node::Concat { branches } => {
+            let branches = (0..branches.len()).map(|k| {
+                let name = inner_name(outer, entry, &format!("Branch{k}"));
+                quote!(::minitorch::layers::Branch::new(#name::new(rng)))
+            });
+            quote!(::minitorch::Concat::new((#(#branches,)*)))
+        }
+    }
+}
+
+/// Whether building the list draws from the generator.
+fn draws_random(sequence: &Sequence) -> bool {
+    sequence.layers().any(|entry| match &entry.node {
+        Node::BuiltIn { kind, .. } => kind.takes_rng,
+        Node::Custom(_) => true,
+        Node::Residual { .. } | Node::Concat { .. } => {
+            entry_lists(entry).iter().any(|(inner, _)| draws_random(inner))
+        }
+    })
+}
+
+fn network_struct(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
     let definition = &network.definition;
     let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
-    let fields = fields(network);
-    let types = network.run_time_layers().map(layer_type);
-    let field_docs = network.run_time_layers().map(field_doc);
-    let input_width = Literal::usize_unsuffixed(network.input().features());
+    let fields = fields(list);
+    let types = list.sequence.layers().map(|entry| entry_type(entry, name));
+    let field_docs = list.sequence.layers().map(entry_doc);
+    let input_width = width(network.input().features());
     let struct_doc = struct_doc(network);
     quote! {
         #(#attributes)*
@@ -109,62 +227,82 @@ fn network_struct(network: &CheckedNetwork) -> TokenStream {
     }
 }
 
-fn constructor(network: &CheckedNetwork) -> TokenStream {
-    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
-    let fields = fields(network);
-    let constructors = network.run_time_layers().map(|layer| match &layer.source {
-        LayerSource::BuiltIn { kind, numbers, .. } => {
-            let layer_type = layer_type(layer);
-            let function = format_ident!("{}", kind.constructor);
-            let numbers = numbers.iter().map(|&number| Literal::f32_suffixed(number as f32));
-            let rng = kind.takes_rng.then(|| quote!(rng));
-            quote!(<#layer_type>::#function(#(#numbers,)* #rng))
+/// A list inside a block: its struct, built and run as the network's own list is.
+fn inner_struct((list, described): &(List<'_>, String)) -> TokenStream {
+    let (visibility, name) = (list.visibility, &list.name);
+    let fields = fields(list);
+    let types = list.sequence.layers().map(|entry| entry_type(entry, name));
+    let field_docs = list.sequence.layers().map(entry_doc);
+    let doc = format!(" {described}: `nn.Sequential` in PyTorch's names. Generated by `net!`.");
+    let parts = [constructor(list, false), debug(list, false), parameters(list), layer_impl(list)];
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        #visibility struct #name {
+            #(#field_docs pub #fields: #types,)*
         }
-        LayerSource::Custom(written) => {
-            quote_spanned!(written.span()=> <#written as ::minitorch::Initialize>::initialize(rng))
+        #(#parts)*
+    }
+}
+
+/// `new` and `Initialize`; a network's struct also starts its input buffer, batch size and mode.
+fn constructor(list: &List<'_>, network: bool) -> TokenStream {
+    let (visibility, name) = (list.visibility, &list.name);
+    let fields = fields(list);
+    let constructors = list.sequence.layers().map(|entry| entry_constructor(entry, name));
+    let unused = (!draws_random(list.sequence)).then(|| quote!(let _ = rng;));
+    let network_fields = network.then(|| {
+        quote! {
+            input: ::minitorch::Batch::zeros(1),
+            forward_samples: 0,
+            mode: ::minitorch::Mode::Train,
         }
     });
     quote! {
         impl #name {
-            /// A network initialised as PyTorch initialises the same layers, drawing from `rng`;
-            /// it starts in training mode.
+            /// Built as PyTorch initialises the same layers, drawing from `rng`; a network
+            /// starts in training mode.
             #visibility fn new(rng: &mut impl ::minitorch::rand::Rng) -> Self {
+                #unused
                 Self {
                     #(#fields: #constructors,)*
-                    input: ::minitorch::Batch::zeros(1),
-                    forward_samples: 0,
-                    mode: ::minitorch::Mode::Train,
+                    #network_fields
                 }
+            }
+        }
+
+        impl ::minitorch::Initialize for #name {
+            fn initialize(rng: &mut impl ::minitorch::rand::Rng) -> Self {
+                Self::new(rng)
             }
         }
     }
 }
 
-fn debug(network: &CheckedNetwork) -> TokenStream {
-    let name = &network.definition.name;
+fn debug(list: &List<'_>, network: bool) -> TokenStream {
+    let name = &list.name;
     let name_text = name.to_string();
-    let fields = fields(network);
+    let fields = fields(list);
     let field_texts = fields.iter().map(|field| field.to_string());
+    let mode = network.then(|| quote!(.field("mode", &self.mode)));
     quote! {
         impl ::core::fmt::Debug for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#name_text)
                     #(.field(#field_texts, &self.#fields))*
-                    .field("mode", &self.mode)
+                    #mode
                     .finish()
             }
         }
     }
 }
 
-/// Every layer is visited; a layer without parameters or buffers visits nothing.
-fn parameters(network: &CheckedNetwork) -> TokenStream {
-    let name = &network.definition.name;
-    let fields = fields(network);
-    let indices: Vec<Literal> = network
-        .run_time_layers()
-        .map(|layer| Literal::usize_unsuffixed(layer.index.unwrap_or_default()))
-        .collect();
+/// Every layer is visited, its tensors named under its index; a layer without parameters or
+/// buffers visits nothing.
+fn parameters(list: &List<'_>) -> TokenStream {
+    let name = &list.name;
+    let fields = fields(list);
+    let indices: Vec<Literal> = list.sequence.layers().map(|entry| width(index(entry))).collect();
     quote! {
         impl ::minitorch::Parameters for #name {
             fn visit_parameters(&mut self, visit: &mut dyn FnMut(::minitorch::Parameter<'_>)) {
@@ -186,62 +324,118 @@ fn parameters(network: &CheckedNetwork) -> TokenStream {
     }
 }
 
-fn forward_and_backward(network: &CheckedNetwork) -> TokenStream {
-    let name = &network.definition.name;
-    let layers: Vec<&CheckedLayer> = network.run_time_layers().collect();
-    let fields = fields(network);
-    let as_layers: Vec<TokenStream> = layers.iter().copied().map(as_layer).collect();
-    let input_width = Literal::usize_unsuffixed(network.input().features());
-    let output_width = Literal::usize_unsuffixed(network.output().features());
-
-    let checks = fields
-        .iter()
-        .zip(&as_layers)
-        .map(|(field, layer)| quote!(#layer::check_batch(&self.#field, samples, self.mode)?;));
+/// One `let x = Layer::forward(…)` per layer, from `input`; the last `x` is the output.
+fn forward_steps(list: &List<'_>, input: &TokenStream) -> TokenStream {
+    let fields = fields(list);
+    let as_layers: Vec<TokenStream> =
+        list.sequence.layers().map(|entry| as_layer(entry, &list.name)).collect();
     let (first_field, first_layer) = (&fields[0], &as_layers[0]);
-    let forward_steps = fields
+    let rest = fields
         .iter()
         .zip(&as_layers)
         .skip(1)
         .map(|(field, layer)| quote!(let x = #layer::forward(&mut self.#field, x, mode);));
+    quote! {
+        let x = #first_layer::forward(&mut self.#first_field, #input, mode);
+        #(#rest)*
+    }
+}
 
-    // Backward: layer i gets the output of layer i − 1 as its input; layer 0 gets the network's
-    // input and computes no input gradient.
-    let last = layers.len() - 1;
-    let backward_steps = (1..=last).rev().map(|i| {
-        let (field, layer, previous, previous_layer) =
-            (&fields[i], &as_layers[i], &fields[i - 1], &as_layers[i - 1]);
+/// One `Layer::backward` per layer in reverse order: layer i gets the output of layer i − 1 as
+/// its input; layer 0 gets `input`, and with `parameters_only` computes no input gradient. The
+/// value of the statements is layer 0's call.
+fn backward_steps(list: &List<'_>, input: &TokenStream, parameters_only: bool) -> TokenStream {
+    let fields = fields(list);
+    let as_layers: Vec<TokenStream> =
+        list.sequence.layers().map(|entry| as_layer(entry, &list.name)).collect();
+    let last = fields.len() - 1;
+    let steps = (1..=last).rev().map(|i| {
+        let (field, layer, previous, previous_layer) = (&fields[i], &as_layers[i], &fields[i - 1], &as_layers[i - 1]);
         let grad = if i == last { quote!(grad_output) } else { quote!(grad) };
-        quote! {
-            let grad = #layer::backward(&mut self.#field, #previous_layer::output(&self.#previous), #grad);
-        }
+        quote!(let grad = #layer::backward(&mut self.#field, #previous_layer::output(&self.#previous), #grad);)
     });
     let first_grad = if last == 0 { quote!(grad_output) } else { quote!(grad) };
+    let (first_field, first_layer) = (&fields[0], &as_layers[0]);
+    let first = if parameters_only {
+        quote!(#first_layer::backward_parameters(&mut self.#first_field, #input, #first_grad))
+    } else {
+        quote!(#first_layer::backward(&mut self.#first_field, #input, #first_grad))
+    };
+    quote!(#(#steps)* #first)
+}
 
+/// The list as a layer: a block's list, or a network used inside another one.
+fn layer_impl(list: &List<'_>) -> TokenStream {
+    let name = &list.name;
+    let inputs = width(list.sequence.input().features());
+    let outputs = width(list.sequence.output().features());
+    let fields = fields(list);
+    let as_layers: Vec<TokenStream> = list.sequence.layers().map(|entry| as_layer(entry, name)).collect();
+    let input = quote!(input);
+    let forward = forward_steps(list, &input);
+    let backward = backward_steps(list, &input, false);
+    let backward_parameters = backward_steps(list, &input, true);
+    let (last_field, last_layer) = (&fields[fields.len() - 1], &as_layers[as_layers.len() - 1]);
     quote! {
-        impl ::minitorch::Network<#input_width, #output_width> for #name {
+        impl ::minitorch::Layer<#inputs, #outputs> for #name {
+            fn forward(&mut self, input: &::minitorch::Batch<#inputs>, mode: ::minitorch::Mode) -> &::minitorch::Batch<#outputs> {
+                #forward
+                x
+            }
+
+            fn output(&self) -> &::minitorch::Batch<#outputs> {
+                #last_layer::output(&self.#last_field)
+            }
+
+            fn backward(
+                &mut self,
+                input: &::minitorch::Batch<#inputs>,
+                grad_output: &::minitorch::Batch<#outputs>,
+            ) -> &::minitorch::Batch<#inputs> {
+                #backward
+            }
+
+            fn backward_parameters(&mut self, input: &::minitorch::Batch<#inputs>, grad_output: &::minitorch::Batch<#outputs>) {
+                #backward_parameters;
+            }
+
+            fn check_batch(&self, samples: usize, mode: ::minitorch::Mode) -> ::core::result::Result<(), ::minitorch::Error> {
+                #(#as_layers::check_batch(&self.#fields, samples, mode)?;)*
+                Ok(())
+            }
+        }
+    }
+}
+
+fn network_impl(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
+    let name = &list.name;
+    let inputs = width(network.input().features());
+    let outputs = width(network.output().features());
+    let input = quote!(&self.input);
+    let forward = forward_steps(list, &input);
+    let backward = backward_steps(list, &input, true);
+    quote! {
+        impl ::minitorch::Network<#inputs, #outputs> for #name {
             fn forward(
                 &mut self,
-                input: &::minitorch::Batch<#input_width>,
-            ) -> ::core::result::Result<&::minitorch::Batch<#output_width>, ::minitorch::Error> {
+                input: &::minitorch::Batch<#inputs>,
+            ) -> ::core::result::Result<&::minitorch::Batch<#outputs>, ::minitorch::Error> {
                 let samples = input.ncols();
                 ::minitorch::network::__private::check_forward(samples)?;
-                #(#checks)*
+                <Self as ::minitorch::Layer<#inputs, #outputs>>::check_batch(self, samples, self.mode)?;
                 ::minitorch::network::__private::copy_batch(&mut self.input, input);
                 self.forward_samples = samples;
                 let mode = self.mode;
-                let x = #first_layer::forward(&mut self.#first_field, &self.input, mode);
-                #(#forward_steps)*
+                #forward
                 Ok(x)
             }
 
             fn backward(
                 &mut self,
-                grad_output: &::minitorch::Batch<#output_width>,
+                grad_output: &::minitorch::Batch<#outputs>,
             ) -> ::core::result::Result<(), ::minitorch::Error> {
                 ::minitorch::network::__private::check_backward(self.forward_samples, grad_output.ncols())?;
-                #(#backward_steps)*
-                #first_layer::backward_parameters(&mut self.#first_field, &self.input, #first_grad);
+                #backward;
                 Ok(())
             }
 
@@ -251,6 +445,41 @@ fn forward_and_backward(network: &CheckedNetwork) -> TokenStream {
 
             fn set_mode(&mut self, mode: ::minitorch::Mode) {
                 self.mode = mode;
+            }
+        }
+    }
+}
+
+/// `forward` and `backward` as inherent methods: a network is both a `Network` and a `Layer`,
+/// and with both traits in scope `net.forward(&x)` would otherwise be ambiguous.
+fn network_methods(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
+    let (visibility, name) = (list.visibility, &list.name);
+    let inputs = width(network.input().features());
+    let outputs = width(network.output().features());
+    quote! {
+        impl #name {
+            /// Runs the network on `input`, one column per sample: [`Network::forward`](::minitorch::Network::forward).
+            ///
+            /// # Errors
+            /// An empty batch, or one a layer refuses (batch normalisation: one sample in training).
+            #[allow(dead_code)]
+            #visibility fn forward(
+                &mut self,
+                input: &::minitorch::Batch<#inputs>,
+            ) -> ::core::result::Result<&::minitorch::Batch<#outputs>, ::minitorch::Error> {
+                <Self as ::minitorch::Network<#inputs, #outputs>>::forward(self, input)
+            }
+
+            /// Adds every parameter's gradient for `grad_output`: [`Network::backward`](::minitorch::Network::backward).
+            ///
+            /// # Errors
+            /// If `grad_output` has another batch size than the last `forward`.
+            #[allow(dead_code)]
+            #visibility fn backward(
+                &mut self,
+                grad_output: &::minitorch::Batch<#outputs>,
+            ) -> ::core::result::Result<(), ::minitorch::Error> {
+                <Self as ::minitorch::Network<#inputs, #outputs>>::backward(self, grad_output)
             }
         }
     }
@@ -280,132 +509,4 @@ fn pretrained(network: &CheckedNetwork) -> Option<TokenStream> {
             }
         }
     })
-}
-
-/// `0.weight [512, 784]` for each trainable parameter of the layer; for a layer the user wrote,
-/// a pointer to its type.
-fn parameter_shapes(layer: &CheckedLayer) -> String {
-    let Some(tensors) = layer.tensors() else {
-        return format!("those of `{}`", layer.written.split(':').next().unwrap_or_default());
-    };
-    let shapes: Vec<String> =
-        tensors.iter().filter(|t| t.trainable).map(|t| format!("`{}` {:?}", t.name, t.shape)).collect();
-    if shapes.is_empty() { "no parameters".to_string() } else { shapes.join(", ") }
-}
-
-/// The number of trainable numbers, for built-in layers.
-fn parameter_count(layer: &CheckedLayer) -> Option<usize> {
-    let tensors = layer.tensors()?;
-    Some(tensors.iter().filter(|t| t.trainable).map(|t| t.shape.iter().product::<usize>()).sum())
-}
-
-fn field_doc(layer: &CheckedLayer) -> TokenStream {
-    let index = layer.index.unwrap_or_default();
-    let doc = format!(
-        " Layer {index}: `{}` → {}; {}.",
-        layer.written,
-        layer.output.describe(),
-        parameter_shapes(layer)
-    );
-    quote!(#[doc = #doc])
-}
-
-/// One row per entry: index, layer, output shape, parameter count, as torchinfo prints them.
-fn summary_rows(network: &CheckedNetwork) -> Vec<[String; 4]> {
-    network
-        .layers
-        .iter()
-        .map(|layer| {
-            let index = layer.index.map_or("–".to_string(), |index| index.to_string());
-            let count = parameter_count(layer).map_or("see its type".to_string(), group_thousands);
-            [index, layer.written.clone(), layer.output.describe(), count]
-        })
-        .collect()
-}
-
-fn total_parameters(network: &CheckedNetwork) -> String {
-    let total: usize = network.layers.iter().filter_map(parameter_count).sum();
-    let custom = network.layers.iter().any(|layer| matches!(layer.source, LayerSource::Custom(_)));
-    if custom {
-        format!("{} trainable parameters in its built-in layers", group_thousands(total))
-    } else {
-        format!("{} trainable parameters", group_thousands(total))
-    }
-}
-
-fn struct_doc(network: &CheckedNetwork) -> TokenStream {
-    let list: Vec<&str> = network.layers.iter().map(|layer| layer.written.as_str()).collect();
-    let mut lines = vec![
-        String::new(),
-        "# Layers".to_string(),
-        String::new(),
-        format!("Generated by `net!` from `{}`.", list.join(", ")),
-        format!(
-            "Input {}, output {}, {}.",
-            network.input().describe(),
-            network.output().describe(),
-            total_parameters(network)
-        ),
-        String::new(),
-        "| # | layer | output | parameters | PyTorch names and shapes |".to_string(),
-        "|---|---|---|---|---|".to_string(),
-    ];
-    for (layer, [index, written, output, count]) in network.layers.iter().zip(summary_rows(network)) {
-        let shapes = parameter_shapes(layer);
-        let shapes = if shapes == "no parameters" { "–".to_string() } else { shapes };
-        lines.push(format!("| {index} | `{written}` | {output} | {count} | {shapes} |"));
-    }
-    let lines = lines.iter().map(|line| format!(" {line}"));
-    quote!(#(#[doc = #lines])*)
-}
-
-/// `Name::summary()`: the same table as text, for printing at run time.
-fn summary(network: &CheckedNetwork) -> TokenStream {
-    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
-    let rows = summary_rows(network);
-    let widths: Vec<usize> = (0..4)
-        .map(|column| {
-            rows.iter()
-                .map(|row| row[column].chars().count())
-                .chain([["#", "layer", "output", "parameters"][column].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 4]| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-        padded.join("  ").trim_end().to_string()
-    };
-    let mut text = vec![line(["#", "layer", "output", "parameters"])];
-    text.extend(rows.iter().map(|row| line([&row[0], &row[1], &row[2], &row[3]])));
-    text.push(format!(
-        "{}: input {}, output {}, {}",
-        name,
-        network.input().describe(),
-        network.output().describe(),
-        total_parameters(network)
-    ));
-    let text = text.join("\n");
-    quote! {
-        impl #name {
-            /// Every layer with its output shape and parameter count, one per line, as torchinfo
-            /// prints them (the table in this type's documentation).
-            #visibility fn summary() -> &'static str {
-                #text
-            }
-        }
-    }
-}
-
-fn group_thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut grouped = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
 }

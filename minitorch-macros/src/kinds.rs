@@ -1,11 +1,14 @@
-//! The built-in layer kinds, one entry each: everything `net!` knows about a kind is here.
+//! The built-in layer kinds, one entry each: how a kind is written, its arguments, its shape
+//! rule (`rules.rs`), and the library type and constructor it becomes.
 //!
-//! Adding a kind is one entry in [`KINDS`] plus its file in `minitorch/src/layers/`. An entry
-//! says how the kind is written, what its arguments are and how they are checked, how the output
-//! shape follows from the input shape, which library type and constructor it becomes, and which
-//! tensors PyTorch's state dict holds for it.
+//! Adding a kind that follows an existing rule is one entry in [`KINDS`] plus its file in
+//! `minitorch/src/layers/`.
 
-use safetensors::Dtype;
+use crate::rules::{self, ShapeRule};
+
+/// The blocks, which are not kinds (they hold lists of entries) but are suggested for a
+/// misspelt name.
+pub const BLOCK_NAMES: &[&str] = &["Residual", "Concat"];
 
 /// One built-in layer kind.
 pub struct LayerKind {
@@ -14,9 +17,10 @@ pub struct LayerKind {
     /// The arguments, in order; those with a default may be left out from the end, or given by
     /// name (`stride = 2`).
     pub arguments: &'static [Argument],
-    /// How the output shape follows from the input shape, and so the type's generic arguments.
-    pub shape: ShapeRule,
-    /// The library type (under `::minitorch::layers`), generic as `shape` says; empty for
+    /// How the output shape follows from the input shape, the type's generic arguments and its
+    /// tensors.
+    pub rule: &'static dyn ShapeRule,
+    /// The library type (under `::minitorch::layers`), generic as `rule` says; empty for
     /// entries that are no layer at run time (`Input`, `Flatten`).
     pub type_name: &'static str,
     /// Its constructor: `Type::constructor(number arguments…, rng?)`. Integer arguments are in
@@ -26,8 +30,6 @@ pub struct LayerKind {
     pub takes_rng: bool,
     /// The start of the struct field's name: `linear` gives `linear0`.
     pub field: &'static str,
-    /// The tensors of PyTorch's state dict for this layer, after `{index}.`.
-    pub tensors: &'static [Tensor],
 }
 
 /// One argument of a layer kind.
@@ -37,6 +39,8 @@ pub struct Argument {
     pub kind: ArgumentKind,
     /// What it is when left out (PyTorch's default); `None` if it must be given.
     pub default: Option<Fallback>,
+    /// How messages call it: "a width", "`stride`", "a dropout probability".
+    pub what: &'static str,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,65 +63,12 @@ pub enum Fallback {
     SameAs(usize),
 }
 
-/// How a kind's output shape follows from its input shape and its integer arguments (in
-/// order), and so which generic arguments its type takes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ShapeRule {
-    /// `Input(channels, height, width)`: declares the images the network takes; first only, and
-    /// no layer.
-    Input,
-    /// `(in, out)`: maps `in` features to `out` (`Linear`); type `<IN, OUT>`.
-    Map,
-    /// `(features)`: keeps `features` features, which must be the width before it
-    /// (`BatchNorm1d`); type `<N>`.
-    KeepsDeclared,
-    /// Keeps the shape before it, flat or image; cannot be first (activations, `Dropout`); type
-    /// `<N>`.
-    Keeps,
-    /// `(in_channels, out_channels, kernel, stride, padding)` on an image (`Conv2d`); type
-    /// `<IN_CHANNELS, OUT_CHANNELS, KERNEL, STRIDE, PADDING, HEIGHT, WIDTH, IN, OUT>`.
-    Convolution,
-    /// `(kernel, stride)` on an image (`MaxPool2d`); type `<CHANNELS, KERNEL, STRIDE, HEIGHT,
-    /// WIDTH, IN, OUT>`.
-    Pooling,
-    /// `(channels)`: keeps an image of `channels` channels (`BatchNorm2d`); type `<CHANNELS, N>`.
-    KeepsChannels,
-    /// Makes an image flat, in channel, row, column order (`Flatten`); a layer in PyTorch's
-    /// numbering, nothing at run time.
-    Flatten,
+const fn width(name: &'static str) -> Argument {
+    Argument { name, kind: ArgumentKind::Size, default: None, what: "a width" }
 }
 
-/// A tensor of a layer's state dict.
-pub struct Tensor {
-    pub name: &'static str,
-    pub shape: TensorShape,
-    pub dtype: Dtype,
-    /// A trainable parameter (or else a buffer).
-    pub trainable: bool,
-}
-
-#[derive(Clone, Copy)]
-pub enum TensorShape {
-    /// `[out, in]`: a linear layer's weight.
-    Matrix,
-    /// `[out_channels, in_channels, kernel, kernel]`: a convolution's weight.
-    Kernel,
-    /// One per output feature, or per output channel of an image.
-    Vector,
-    /// `[]`.
-    Scalar,
-}
-
-const fn required(name: &'static str, kind: ArgumentKind) -> Argument {
-    Argument { name, kind, default: None }
-}
-
-const fn parameter(name: &'static str, shape: TensorShape) -> Tensor {
-    Tensor { name, shape, dtype: Dtype::F32, trainable: true }
-}
-
-const fn buffer(name: &'static str, shape: TensorShape, dtype: Dtype) -> Tensor {
-    Tensor { name, shape, dtype, trainable: false }
+const fn size(name: &'static str, what: &'static str) -> Argument {
+    Argument { name, kind: ArgumentKind::Size, default: None, what }
 }
 
 /// An element-wise layer without arguments or tensors.
@@ -129,132 +80,129 @@ const fn activation(
     LayerKind {
         names,
         arguments: &[],
-        shape: ShapeRule::Keeps,
+        rule: &rules::Keeps,
         type_name,
         constructor: "new",
         takes_rng: false,
         field,
-        tensors: &[],
     }
 }
 
-/// Every built-in kind. `BatchNorm1D` is the workshop's spelling.
-/// A kind that is no layer at run time.
+/// A kind without a layer at run time.
 const fn declaration(
     names: &'static [&'static str],
     arguments: &'static [Argument],
-    shape: ShapeRule,
+    rule: &'static dyn ShapeRule,
     field: &'static str,
 ) -> LayerKind {
-    LayerKind {
-        names,
-        arguments,
-        shape,
-        type_name: "",
-        constructor: "",
-        takes_rng: false,
-        field,
-        tensors: &[],
-    }
+    LayerKind { names, arguments, rule, type_name: "", constructor: "", takes_rng: false, field }
 }
 
-const BATCHNORM_TENSORS: &[Tensor] = &[
-    parameter("weight", TensorShape::Vector),
-    parameter("bias", TensorShape::Vector),
-    buffer("running_mean", TensorShape::Vector, Dtype::F32),
-    buffer("running_var", TensorShape::Vector, Dtype::F32),
-    buffer("num_batches_tracked", TensorShape::Scalar, Dtype::I64),
+/// A layer without number arguments or a random generator.
+const fn layer(
+    names: &'static [&'static str],
+    arguments: &'static [Argument],
+    rule: &'static dyn ShapeRule,
+    type_name: &'static str,
+    field: &'static str,
+) -> LayerKind {
+    LayerKind { names, arguments, rule, type_name, constructor: "new", takes_rng: false, field }
+}
+
+const POOLING: &[Argument] = &[
+    size("kernel_size", "`kernel_size`"),
+    Argument {
+        name: "stride",
+        kind: ArgumentKind::Size,
+        default: Some(Fallback::SameAs(0)),
+        what: "`stride`",
+    },
 ];
 
 /// Every built-in kind. `BatchNorm1D` is the workshop's spelling.
 pub const KINDS: &[LayerKind] = &[
     declaration(
         &["Input"],
-        &[
-            required("channels", ArgumentKind::Size),
-            required("height", ArgumentKind::Size),
-            required("width", ArgumentKind::Size),
-        ],
-        ShapeRule::Input,
+        &[size("channels", "`channels`"), size("height", "`height`"), size("width", "`width`")],
+        &rules::Input,
         "input",
     ),
     LayerKind {
-        names: &["Linear"],
-        arguments: &[required("in", ArgumentKind::Size), required("out", ArgumentKind::Size)],
-        shape: ShapeRule::Map,
-        type_name: "Linear",
-        constructor: "new",
         takes_rng: true,
-        field: "linear",
-        tensors: &[parameter("weight", TensorShape::Matrix), parameter("bias", TensorShape::Vector)],
+        ..layer(&["Linear"], &[width("in"), width("out")], &rules::Map, "Linear", "linear")
     },
     LayerKind {
-        names: &["Conv2d", "Conv2D"],
-        arguments: &[
-            required("in_channels", ArgumentKind::Size),
-            required("out_channels", ArgumentKind::Size),
-            required("kernel_size", ArgumentKind::Size),
-            Argument { name: "stride", kind: ArgumentKind::Size, default: Some(Fallback::Value(1.0)) },
-            Argument { name: "padding", kind: ArgumentKind::Padding, default: Some(Fallback::Value(0.0)) },
-        ],
-        shape: ShapeRule::Convolution,
-        type_name: "Conv2d",
-        constructor: "new",
         takes_rng: true,
-        field: "conv2d",
-        tensors: &[parameter("weight", TensorShape::Kernel), parameter("bias", TensorShape::Vector)],
+        ..layer(
+            &["Conv2d", "Conv2D"],
+            &[
+                size("in_channels", "`in_channels`"),
+                size("out_channels", "`out_channels`"),
+                size("kernel_size", "`kernel_size`"),
+                Argument {
+                    name: "stride",
+                    kind: ArgumentKind::Size,
+                    default: Some(Fallback::Value(1.0)),
+                    what: "`stride`",
+                },
+                Argument {
+                    name: "padding",
+                    kind: ArgumentKind::Padding,
+                    default: Some(Fallback::Value(0.0)),
+                    what: "`padding`",
+                },
+            ],
+            &rules::Convolution,
+            "Conv2d",
+            "conv2d",
+        )
     },
+    layer(&["MaxPool2d", "MaxPool2D"], POOLING, &rules::Pooling, "MaxPool2d", "maxpool2d"),
+    layer(&["AvgPool2d", "AvgPool2D"], POOLING, &rules::Pooling, "AvgPool2d", "avgpool2d"),
+    layer(
+        &["AdaptiveAvgPool2d", "AdaptiveAvgPool2D"],
+        &[size("output_size", "`output_size`")],
+        &rules::AdaptivePooling,
+        "AdaptiveAvgPool2d",
+        "adaptive_avgpool2d",
+    ),
+    layer(
+        &["BatchNorm1d", "BatchNorm1D"],
+        &[width("features")],
+        &rules::KeepsDeclared,
+        "BatchNorm1d",
+        "batchnorm",
+    ),
+    layer(
+        &["BatchNorm2d", "BatchNorm2D"],
+        &[size("channels", "`channels`")],
+        &rules::KeepsChannels,
+        "BatchNorm2d",
+        "batchnorm2d",
+    ),
+    declaration(&["Flatten"], &[], &rules::Flatten, "flatten"),
     LayerKind {
-        names: &["MaxPool2d", "MaxPool2D"],
-        arguments: &[
-            required("kernel_size", ArgumentKind::Size),
-            Argument { name: "stride", kind: ArgumentKind::Size, default: Some(Fallback::SameAs(0)) },
-        ],
-        shape: ShapeRule::Pooling,
-        type_name: "MaxPool2d",
-        constructor: "new",
-        takes_rng: false,
-        field: "maxpool2d",
-        tensors: &[],
-    },
-    LayerKind {
-        names: &["BatchNorm1d", "BatchNorm1D"],
-        arguments: &[required("features", ArgumentKind::Size)],
-        shape: ShapeRule::KeepsDeclared,
-        type_name: "BatchNorm1d",
-        constructor: "new",
-        takes_rng: false,
-        field: "batchnorm",
-        tensors: BATCHNORM_TENSORS,
-    },
-    LayerKind {
-        names: &["BatchNorm2d", "BatchNorm2D"],
-        arguments: &[required("channels", ArgumentKind::Size)],
-        shape: ShapeRule::KeepsChannels,
-        type_name: "BatchNorm2d",
-        constructor: "new",
-        takes_rng: false,
-        field: "batchnorm2d",
-        tensors: BATCHNORM_TENSORS,
-    },
-    declaration(&["Flatten"], &[], ShapeRule::Flatten, "flatten"),
-    LayerKind {
-        names: &["Dropout"],
-        arguments: &[required("p", ArgumentKind::Probability)],
-        shape: ShapeRule::Keeps,
-        type_name: "Dropout",
-        constructor: "new",
         takes_rng: true,
-        field: "dropout",
-        tensors: &[],
+        ..layer(
+            &["Dropout"],
+            &[Argument {
+                name: "p",
+                kind: ArgumentKind::Probability,
+                default: None,
+                what: "a dropout probability",
+            }],
+            &rules::Keeps,
+            "Dropout",
+            "dropout",
+        )
     },
     activation(&["ReLU"], "ReLU", "relu"),
     LayerKind {
-        names: &["LeakyReLU"],
         arguments: &[Argument {
             name: "negative_slope",
             kind: ArgumentKind::Number,
             default: Some(Fallback::Value(0.01)),
+            what: "the argument of `LeakyReLU`",
         }],
         constructor: "with_negative_slope",
         ..activation(&["LeakyReLU"], "LeakyReLU", "leaky_relu")
@@ -284,9 +232,17 @@ impl LayerKind {
         format!("{}({})", self.names[0], arguments.join(", "))
     }
 
-    /// How many arguments it needs at least.
-    pub fn required_arguments(&self) -> usize {
-        self.arguments.iter().filter(|argument| argument.default.is_none()).count()
+    /// "2 arguments", "at most 1 argument", "no arguments", for messages.
+    pub fn expected_count(&self) -> String {
+        let least = self.arguments.iter().filter(|argument| argument.default.is_none()).count();
+        match (least, self.arguments.len()) {
+            (0, 0) => "no arguments".to_string(),
+            (1, 1) => "1 argument".to_string(),
+            (least, most) if least == most => format!("{least} arguments"),
+            (0, 1) => "at most 1 argument".to_string(),
+            (0, most) => format!("at most {most} arguments"),
+            (least, most) => format!("{least} to {most} arguments"),
+        }
     }
 
     /// Whether it is a layer at run time (`Input` and `Flatten` are not).

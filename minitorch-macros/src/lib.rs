@@ -1,17 +1,29 @@
 //! The `net!` macro of [minitorch](https://docs.rs/minitorch): see its documentation there.
 //!
-//! The macro works in three steps, one file each: `parse.rs` reads the layer list into a small
-//! syntax tree, `check.rs` resolves the layers and their widths (every mistake becomes an error
-//! spanned at the layer that causes it), and `expand.rs` writes the network's struct with its
-//! straight-line `forward` and `backward`. `kinds.rs` describes each built-in layer kind in one
-//! entry, and `weights.rs` checks a `#[weights = "…"]` file against the layers.
+//! The macro is a pipeline over a tree of entries (layers, and blocks holding lists of
+//! entries), one step per file, each importing only the steps before it:
+//!
+//! - `parse.rs` reads the definitions into a syntax tree; `arguments.rs` reads a layer's
+//!   arguments;
+//! - `check.rs` walks the tree with the shape flowing through it, `rules.rs` holding each shape
+//!   rule (output shape, generic arguments, tensors) and `kinds.rs` the table of built-in kinds;
+//!   every mistake becomes an error in `errors.rs`'s collector, spanned at the entry at fault;
+//! - `weights.rs` checks a `#[weights = "…"]` file against the checked tree (`model.rs`);
+//! - `expand.rs` writes the structs with their straight-line `forward` and `backward`, and
+//!   `summary.rs` their documentation and `summary()`.
 
 use proc_macro::TokenStream;
 
+mod arguments;
 mod check;
+mod errors;
 mod expand;
 mod kinds;
+mod model;
 mod parse;
+mod rules;
+mod shape;
+mod summary;
 mod weights;
 
 /// Declares networks from layer lists; documented in the `minitorch` crate, which re-exports it.
@@ -20,7 +32,7 @@ pub fn net(input: TokenStream) -> TokenStream {
     let definitions = syn::parse_macro_input!(input as parse::Definitions);
     let mut output = proc_macro2::TokenStream::new();
     for definition in definitions.0 {
-        match check::check(definition) {
+        match check::check(definition).and_then(weights::check) {
             Ok(network) => output.extend(expand::expand(&network)),
             Err(error) => output.extend(error.to_compile_error()),
         }

@@ -1,6 +1,13 @@
-//! Syntax: `#[attrs] vis struct Name< Layer(args), Layer, Type: in -> out, … >`, one or more per
-//! `net!`. An entry is a built-in layer (`Linear(784, 512)`, `ReLU`) or a layer the user wrote,
-//! given as its Rust type and widths (`Gain<128>: 128 -> 128`).
+//! Syntax: `#[attrs] vis struct Name< entry, entry, … >`, one or more per `net!`. The entries
+//! form a tree:
+//!
+//! - a built-in layer: `Linear(784, 512)`, `ReLU`, `Conv2d(1, 16, 3, padding = 1)`;
+//! - a layer the user wrote (or another network), as its type and shapes: `Gain<128>: 128 -> 128`,
+//!   `Block: (8, 10, 10) -> (8, 10, 10)`;
+//! - `Residual(entries…)` or `Residual(entries… ; shortcut: entries…)`;
+//! - `Concat(entries… ; entries… ; …)`, one list per branch.
+//!
+//! Nothing is checked here beyond the syntax; an empty list parses, and `check.rs` reports it.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -23,7 +30,7 @@ pub struct Definition {
     pub weights: Option<LitStr>,
     pub visibility: Visibility,
     pub name: Ident,
-    pub layers: Vec<Entry>,
+    pub entries: Vec<Entry>,
     /// The list's brackets, for errors about the list as a whole.
     pub open: Token![<],
     pub close: Token![>],
@@ -34,51 +41,39 @@ pub enum Entry {
     BuiltIn(LayerCall),
     /// Boxed: a parsed `Type` is several times larger than a built-in's call.
     Custom(Box<CustomLayer>),
+    Residual(ResidualBlock),
+    Concat(ConcatBlock),
 }
 
-/// A layer the user wrote: `Gain<128>: 128 -> 128`.
+/// A layer the user wrote: `Gain<128>: 128 -> 128`, `Block: (8, 10, 10) -> (8, 10, 10)`.
 pub struct CustomLayer {
     pub layer_type: Type,
     pub colon: Token![:],
-    pub inputs: LitInt,
+    pub inputs: ShapeSyntax,
     pub arrow: Token![->],
-    pub outputs: LitInt,
+    pub outputs: ShapeSyntax,
 }
 
-impl ToTokens for CustomLayer {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        self.layer_type.to_tokens(tokens);
-        self.colon.to_tokens(tokens);
-        self.inputs.to_tokens(tokens);
-        self.arrow.to_tokens(tokens);
-        self.outputs.to_tokens(tokens);
-    }
+/// A shape as written: a width, or `(channels, height, width)`.
+pub enum ShapeSyntax {
+    Flat(LitInt),
+    Image { paren: token::Paren, sizes: Punctuated<LitInt, Token![,]> },
 }
 
-impl ToTokens for Entry {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        match self {
-            Entry::BuiltIn(call) => call.to_tokens(tokens),
-            Entry::Custom(custom) => custom.to_tokens(tokens),
-        }
-    }
+/// `Residual(body… )` or `Residual(body… ; shortcut: layers… )`.
+pub struct ResidualBlock {
+    /// `Residual`, where errors about the block as a whole point.
+    pub keyword: Ident,
+    pub body: Vec<Entry>,
+    /// `shortcut` and its layers.
+    pub shortcut: Option<(Ident, Vec<Entry>)>,
 }
 
-impl Parse for Entry {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        // A type followed by `:` is the user's layer; anything else is read as a built-in.
-        let fork = input.fork();
-        if fork.parse::<Type>().is_ok() && fork.peek(Token![:]) {
-            return Ok(Entry::Custom(Box::new(CustomLayer {
-                layer_type: input.parse()?,
-                colon: input.parse()?,
-                inputs: input.parse()?,
-                arrow: input.parse()?,
-                outputs: input.parse()?,
-            })));
-        }
-        Ok(Entry::BuiltIn(input.parse()?))
-    }
+/// `Concat(branch… ; branch… ; …)`.
+pub struct ConcatBlock {
+    /// `Concat`, where errors about the block as a whole point.
+    pub keyword: Ident,
+    pub branches: Vec<Vec<Entry>>,
 }
 
 /// One built-in layer as written: `Linear(784, 512)`, `ReLU`, `Dropout(0.2)`.
@@ -97,15 +92,6 @@ impl LayerCall {
                     arguments.iter().map(|a| a.to_token_stream().to_string().replace(' ', "")).collect();
                 format!("{}({})", self.name, arguments.join(", "))
             }
-        }
-    }
-}
-
-impl ToTokens for LayerCall {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        self.name.to_tokens(tokens);
-        if let Some((paren, arguments)) = &self.arguments {
-            paren.surround(tokens, |tokens| arguments.to_tokens(tokens));
         }
     }
 }
@@ -145,16 +131,96 @@ impl Parse for Definition {
         input.parse::<Token![struct]>()?;
         let name = input.parse()?;
         let open: Token![<] = input.parse()?;
-        let mut layers = Vec::new();
+        let mut entries = Vec::new();
         while !input.peek(Token![>]) {
-            layers.push(input.parse()?);
+            entries.push(input.parse()?);
             if input.peek(Token![>]) {
                 break;
             }
             input.parse::<Token![,]>()?;
         }
         let close: Token![>] = input.parse()?;
-        Ok(Self { attributes, weights, visibility, name, layers, open, close })
+        Ok(Self { attributes, weights, visibility, name, entries, open, close })
+    }
+}
+
+/// Entries separated by commas, up to a `;` or the end of the group.
+fn entry_list(input: ParseStream) -> syn::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    while !input.is_empty() && !input.peek(Token![;]) {
+        entries.push(input.parse()?);
+        if input.is_empty() || input.peek(Token![;]) {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(entries)
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // A type followed by `:` is the user's layer; a block keyword followed by parentheses is a
+        // block; anything else is read as a built-in.
+        let fork = input.fork();
+        if fork.parse::<Type>().is_ok() && fork.peek(Token![:]) {
+            return Ok(Entry::Custom(Box::new(CustomLayer {
+                layer_type: input.parse()?,
+                colon: input.parse()?,
+                inputs: input.parse()?,
+                arrow: input.parse()?,
+                outputs: input.parse()?,
+            })));
+        }
+        if input.peek(Ident) && input.peek2(token::Paren) {
+            let fork = input.fork();
+            let keyword: Ident = fork.parse()?;
+            if keyword == "Residual" {
+                input.parse::<Ident>()?;
+                let content;
+                parenthesized!(content in input);
+                let body = entry_list(&content)?;
+                let shortcut = if content.parse::<Option<Token![;]>>()?.is_some() {
+                    let label: Ident = content.parse()?;
+                    if label != "shortcut" {
+                        return Err(syn::Error::new_spanned(
+                            label,
+                            "expected `shortcut:` after the `;` of a `Residual`",
+                        ));
+                    }
+                    content.parse::<Token![:]>()?;
+                    Some((label, entry_list(&content)?))
+                } else {
+                    None
+                };
+                if !content.is_empty() {
+                    return Err(content.error("a `Residual` has one body and at most one `shortcut:`"));
+                }
+                return Ok(Entry::Residual(ResidualBlock { keyword, body, shortcut }));
+            }
+            if keyword == "Concat" {
+                input.parse::<Ident>()?;
+                let content;
+                parenthesized!(content in input);
+                let mut branches = vec![entry_list(&content)?];
+                while content.parse::<Option<Token![;]>>()?.is_some() {
+                    branches.push(entry_list(&content)?);
+                }
+                return Ok(Entry::Concat(ConcatBlock { keyword, branches }));
+            }
+        }
+        Ok(Entry::BuiltIn(input.parse()?))
+    }
+}
+
+impl Parse for ShapeSyntax {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(token::Paren) {
+            let content;
+            let paren = parenthesized!(content in input);
+            let sizes = content.parse_terminated(|input: ParseStream| input.parse::<LitInt>(), Token![,])?;
+            return Ok(ShapeSyntax::Image { paren, sizes });
+        }
+        Ok(ShapeSyntax::Flat(input.parse()?))
     }
 }
 
@@ -169,5 +235,33 @@ impl Parse for LayerCall {
             None
         };
         Ok(Self { name, arguments })
+    }
+}
+
+impl ToTokens for LayerCall {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.name.to_tokens(tokens);
+        if let Some((paren, arguments)) = &self.arguments {
+            paren.surround(tokens, |tokens| arguments.to_tokens(tokens));
+        }
+    }
+}
+
+impl ToTokens for ShapeSyntax {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            ShapeSyntax::Flat(width) => width.to_tokens(tokens),
+            ShapeSyntax::Image { paren, sizes } => paren.surround(tokens, |tokens| sizes.to_tokens(tokens)),
+        }
+    }
+}
+
+impl ToTokens for CustomLayer {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.layer_type.to_tokens(tokens);
+        self.colon.to_tokens(tokens);
+        self.inputs.to_tokens(tokens);
+        self.arrow.to_tokens(tokens);
+        self.outputs.to_tokens(tokens);
     }
 }

@@ -5,26 +5,28 @@ use std::path::{Path, PathBuf};
 use safetensors::SafeTensors;
 use syn::{Error, LitStr};
 
-use crate::check::{CheckedLayer, Errors, TensorSpec};
+use crate::errors::Errors;
+use crate::model::{CheckedNetwork, TensorSpec};
 
-/// Reads the weights file named by `path` (relative to the invoking crate's manifest directory)
-/// and checks that it holds exactly the tensors of `layers`, with their dtypes and shapes.
-pub fn check_weights(path: &LitStr, layers: &[CheckedLayer]) -> syn::Result<PathBuf> {
-    let error = |message: String| Error::new_spanned(path, message);
-    let mut expected: Vec<TensorSpec> = Vec::new();
-    for layer in layers {
-        match layer.tensors() {
-            Some(tensors) => expected.extend(tensors),
-            None => {
-                return Err(error(format!(
-                    "`#[weights]` checks every tensor at compile time, and it cannot know those of your \
-                     layer `{}` (layer {}); load the file at run time with `minitorch::checkpoint::load`",
-                    layer.written,
-                    layer.index.unwrap_or_default()
-                )));
-            }
-        }
+/// With `#[weights = "…"]`: reads the file (relative to the invoking crate's manifest
+/// directory) and checks that it holds exactly the network's tensors, with their dtypes and
+/// shapes; the network then knows the file's absolute path.
+pub fn check(mut network: CheckedNetwork) -> syn::Result<CheckedNetwork> {
+    if let Some(path) = &network.definition.weights {
+        network.weights = Some(check_file(path, &network)?);
     }
+    Ok(network)
+}
+
+fn check_file(path: &LitStr, network: &CheckedNetwork) -> syn::Result<PathBuf> {
+    let error = |message: String| Error::new_spanned(path, message);
+    let expected: Vec<TensorSpec> = network.root.tensors("").map_err(|unknown| {
+        error(format!(
+            "`#[weights]` checks every tensor at compile time, and it cannot know those of your \
+             layer `{}` (layer {}); load the file at run time with `minitorch::checkpoint::load`",
+            unknown.written, unknown.path
+        ))
+    })?;
     let manifest_directory = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
         error("CARGO_MANIFEST_DIR is not set: build with cargo to resolve the weights file".into())
     })?;

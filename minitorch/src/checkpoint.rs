@@ -11,7 +11,10 @@
 //! A layer may give a parameter another PyTorch shape of the same size
 //! ([`Parameter::pytorch_shape`]): the file holds that shape, with the values in the same order.
 //!
-//! Indices count every layer, ReLU and Dropout included, as `nn.Sequential` does. A load checks
+//! Indices count every layer, ReLU and Dropout included, as `nn.Sequential` does. Inside a block
+//! the name goes on with the block's parts, as PyTorch names the same modules (see
+//! [`Residual`](crate::Residual) and [`Concat`](crate::Concat)): `3.body.0.weight`,
+//! `5.shortcut.1.running_mean`, `6.branches.1.0.bias`. A load checks
 //! every tensor's presence, dtype and shape before it changes anything, and reports every
 //! mismatch at once.
 //!
@@ -22,7 +25,7 @@
 //! model.{name}                     the model's tensors, named as above
 //! optimizer.{name}.{slot}          per parameter: momentum_buffer, or exp_avg and exp_avg_sq
 //! optimizer.steps   []  int64      steps taken
-//! random.{i}.generator  []  uint64 the generator state of the layer at index i (dropout)
+//! random.{path}.generator  []  uint64 the generator state of the layer at that path (dropout)
 //! epoch             []  int64      epochs completed
 //! ```
 //!
@@ -87,9 +90,10 @@ fn state_dict(model: &mut (impl Parameters + ?Sized)) -> BTreeMap<String, Tensor
             .flat_map(|i| p.value[i].to_le_bytes())
             .collect();
         let tensor = Tensor { dtype: Dtype::F32, shape: parameter_shape(&p), bytes };
-        tensors.insert(format!("{}.{}", p.layer, p.name), tensor);
+        tensors.insert(p.full_name(), tensor);
     });
     model.visit_buffers(&mut |b| {
+        let name = b.full_name();
         let tensor = match b.value {
             BufferValue::Vector(v) => Tensor {
                 dtype: Dtype::F32,
@@ -101,7 +105,7 @@ fn state_dict(model: &mut (impl Parameters + ?Sized)) -> BTreeMap<String, Tensor
                 Tensor { dtype: Dtype::I64, shape: vec![], bytes: count.to_le_bytes().to_vec() }
             }
         };
-        tensors.insert(format!("{}.{}", b.layer, b.name), tensor);
+        tensors.insert(name, tensor);
     });
     tensors
 }
@@ -269,7 +273,7 @@ fn scalar(file: &SafeTensors<'_>, name: &str) -> [u8; 8] {
 /// Copies the model's tensors, checked before, from `file`, where their names start with `prefix`.
 fn copy_model_tensors(file: &SafeTensors<'_>, model: &mut (impl Parameters + ?Sized), prefix: &str) {
     model.visit_parameters(&mut |p| {
-        let values = f32s(file, &format!("{prefix}{}.{}", p.layer, p.name));
+        let values = f32s(file, &format!("{prefix}{}", p.full_name()));
         for r in 0..p.rows {
             for c in 0..p.columns {
                 p.value[r + c * p.rows] = values[r * p.columns + c];
@@ -277,7 +281,7 @@ fn copy_model_tensors(file: &SafeTensors<'_>, model: &mut (impl Parameters + ?Si
         }
     });
     model.visit_buffers(&mut |b: Buffer<'_>| {
-        let name = format!("{prefix}{}.{}", b.layer, b.name);
+        let name = format!("{prefix}{}", b.full_name());
         match b.value {
             BufferValue::Vector(v) => v.copy_from_slice(&f32s(file, &name)),
             BufferValue::Count(n) => *n = u64::from_le_bytes(scalar(file, &name)),
@@ -305,7 +309,7 @@ fn training_tensors(
             let values = per_parameter.get(index).map_or(&[][..], Vec::as_slice);
             let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
             let tensor = Tensor { dtype: Dtype::F32, shape: parameter_shape(&p), bytes };
-            tensors.insert(format!("optimizer.{}.{}.{slot}", p.layer, p.name), tensor);
+            tensors.insert(format!("optimizer.{}.{slot}", p.full_name()), tensor);
         }
         index += 1;
     });
@@ -313,7 +317,7 @@ fn training_tensors(
     tensors.insert("optimizer.steps".into(), scalar_tensor(Dtype::I64, steps.to_le_bytes()));
     model.visit_random_state(&mut |r| {
         tensors.insert(
-            format!("random.{}.generator", r.layer),
+            format!("random.{}", r.path.join("generator")),
             scalar_tensor(Dtype::U64, r.state.to_le_bytes()),
         );
     });
@@ -401,7 +405,7 @@ pub fn load_training_state<O: Optimizer + ?Sized>(
         for slot in names {
             let mut per_parameter = Vec::new();
             model.visit_parameters(&mut |p| {
-                per_parameter.push(f32s(&file, &format!("optimizer.{}.{}.{slot}", p.layer, p.name)));
+                per_parameter.push(f32s(&file, &format!("optimizer.{}.{slot}", p.full_name())));
             });
             state.tensors.push(per_parameter);
         }
@@ -411,7 +415,7 @@ pub fn load_training_state<O: Optimizer + ?Sized>(
     optimizer.set_state(state)?;
     copy_model_tensors(&file, model, "model.");
     model.visit_random_state(&mut |r| {
-        *r.state = u64::from_le_bytes(scalar(&file, &format!("random.{}.generator", r.layer)))
+        *r.state = u64::from_le_bytes(scalar(&file, &format!("random.{}", r.path.join("generator"))))
     });
     let epoch = i64::from_le_bytes(scalar(&file, "epoch"));
     usize::try_from(epoch).map_err(|_| checkpoint_error(&location, format!("`epoch` is {epoch}")))

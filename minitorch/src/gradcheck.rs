@@ -242,7 +242,7 @@ fn check_parameters<M: Parameters + Clone>(
 ) {
     let mut tensors = Vec::new();
     analytic.visit_parameters(&mut |p| {
-        tensors.push((format!("{}.{}", p.layer, p.name), p.value.to_vec(), p.gradient.to_vec()));
+        tensors.push((p.full_name(), p.value.to_vec(), p.gradient.to_vec()));
     });
     for (tensor_index, (name, values, gradients)) in tensors.iter().enumerate() {
         for index in sampled_indices(values.len(), check.entries_per_tensor) {

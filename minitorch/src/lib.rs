@@ -86,7 +86,7 @@
 //! impl<const N: usize> Parameters for Gain<N> {
 //!     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
 //!         let (value, gradient) = (&mut self.gain[..], &mut self.gain_gradient[..]);
-//!         visit(Parameter { layer: 0, name: "gain", rows: N, columns: 1, pytorch_shape: None, value, gradient });
+//!         visit(Parameter { path: Default::default(), name: "gain", rows: N, columns: 1, pytorch_shape: None, value, gradient });
 //!     }
 //!     fn parameter_count(&self) -> usize { N }
 //! }
@@ -228,9 +228,9 @@ pub mod train;
 
 pub use error::Error;
 pub use layers::{
-    Activation, BatchNorm, BatchNorm1d, BatchNorm2d, Buffer, BufferValue, Conv2d, Dropout, Elementwise, GELU,
-    Initialize, Layer, LeakyReLU, Linear, MaxPool2d, Mode, Parameter, Parameters, RandomState, ReLU, Sigmoid,
-    Tanh,
+    Activation, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, BatchNorm1d, BatchNorm2d, Buffer, BufferValue,
+    Concat, Conv2d, Dropout, Elementwise, GELU, Initialize, Layer, LeakyReLU, Linear, MaxPool2d, Mode,
+    Parameter, Parameters, RandomState, ReLU, Residual, Sigmoid, Tanh,
 };
 pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};

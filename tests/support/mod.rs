@@ -23,7 +23,7 @@ pub fn row_major(p: &Parameter<'_>, values: &[f32]) -> Vec<f32> {
 /// Sets every parameter of `model` from PyTorch's row-major lists, found by state-dict name.
 pub fn load_pytorch_parameters(model: &mut impl Parameters, parameters: &Value) {
     model.visit_parameters(&mut |p| {
-        let flat = numbers(&parameters[format!("{}.{}", p.layer, p.name)]);
+        let flat = numbers(&parameters[p.full_name()]);
         for r in 0..p.rows {
             for c in 0..p.columns {
                 p.value[r + c * p.rows] = flat[r * p.columns + c] as f32;
@@ -51,7 +51,7 @@ pub fn assert_parameters_close(
     scale_floor: f64,
 ) {
     model.visit_parameters(&mut |p| {
-        let key = format!("{}.{}", p.layer, p.name);
+        let key = p.full_name();
         let ours = row_major(&p, if gradients { p.gradient } else { p.value });
         assert_close(&format!("{what} {key}"), &ours, &numbers(&expected[&key]), scale_floor);
     });

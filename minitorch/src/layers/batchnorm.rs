@@ -30,6 +30,7 @@
 
 use std::fmt;
 
+use crate::layers::ModulePath;
 use crate::matrix::resize_batch;
 use crate::{Batch, Buffer, BufferValue, Error, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
@@ -190,7 +191,7 @@ impl<const CHANNELS: usize, const N: usize> Parameters for BatchNorm<CHANNELS, N
         ];
         for (name, value, gradient) in parameters {
             visit(Parameter {
-                layer: 0,
+                path: ModulePath::default(),
                 name,
                 rows: CHANNELS,
                 columns: 1,
@@ -212,7 +213,7 @@ impl<const CHANNELS: usize, const N: usize> Parameters for BatchNorm<CHANNELS, N
             ("num_batches_tracked", BufferValue::Count(&mut self.num_batches_tracked)),
         ];
         for (name, value) in buffers {
-            visit(Buffer { layer: 0, name, value });
+            visit(Buffer { path: ModulePath::default(), name, value });
         }
     }
 }

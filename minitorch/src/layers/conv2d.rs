@@ -34,6 +34,7 @@ use std::fmt;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
+use crate::layers::ModulePath;
 use crate::matrix::{Operand, gemm, resize_batch};
 use crate::{Batch, Layer, Mode, Parameter, Parameters};
 
@@ -351,7 +352,7 @@ impl<
 {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         visit(Parameter {
-            layer: 0,
+            path: ModulePath::default(),
             name: "weight",
             rows: OUT_CHANNELS,
             columns: Self::PATCH,
@@ -360,7 +361,7 @@ impl<
             gradient: self.weight_gradient.as_mut_slice(),
         });
         visit(Parameter {
-            layer: 0,
+            path: ModulePath::default(),
             name: "bias",
             rows: OUT_CHANNELS,
             columns: 1,

@@ -19,6 +19,7 @@ use std::fmt;
 
 use rand::Rng;
 
+use crate::layers::ModulePath;
 use crate::matrix::resize_batch;
 use crate::{Batch, Layer, Mode, Parameter, Parameters, RandomState};
 
@@ -137,7 +138,7 @@ impl<const N: usize> Parameters for Dropout<N> {
     }
 
     fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
-        visit(RandomState { layer: 0, state: &mut self.generator });
+        visit(RandomState { path: ModulePath::default(), state: &mut self.generator });
     }
 }
 

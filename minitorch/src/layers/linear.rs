@@ -22,6 +22,7 @@ use std::fmt;
 
 use rand::{Rng, RngExt};
 
+use crate::layers::ModulePath;
 use crate::matrix::{Operand, gemm, resize_batch};
 use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
@@ -93,7 +94,7 @@ impl<const IN: usize, const OUT: usize> fmt::Debug for Linear<IN, OUT> {
 impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
         visit(Parameter {
-            layer: 0,
+            path: ModulePath::default(),
             name: "weight",
             rows: OUT,
             columns: IN,
@@ -102,7 +103,7 @@ impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
             gradient: self.weight_gradient.as_mut_slice(),
         });
         visit(Parameter {
-            layer: 0,
+            path: ModulePath::default(),
             name: "bias",
             rows: OUT,
             columns: 1,

@@ -9,26 +9,36 @@
 //! hands the previous layer's output back to [`Layer::backward`].
 
 mod activation;
+mod adaptive_avgpool2d;
+mod avgpool2d;
 mod batchnorm;
+mod concat;
 mod conv2d;
 mod dropout;
 mod gelu;
 mod leaky_relu;
 mod linear;
 mod maxpool2d;
+mod path;
 mod relu;
+mod residual;
 mod sigmoid;
 mod tanh;
 
 pub use activation::{Activation, Elementwise};
+pub use adaptive_avgpool2d::AdaptiveAvgPool2d;
+pub use avgpool2d::AvgPool2d;
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+pub use concat::{Branch, Branches, Concat};
 pub use conv2d::Conv2d;
 pub use dropout::Dropout;
 pub use gelu::{GELU, GELUFunction};
 pub use leaky_relu::{LeakyReLU, LeakyReLUFunction};
 pub use linear::Linear;
 pub use maxpool2d::MaxPool2d;
+pub use path::{MAX_PATH_PARTS, ModulePath, PathPart};
 pub use relu::{ReLU, ReLUFunction};
+pub use residual::{Identity, Residual, Shortcut};
 pub use sigmoid::{Sigmoid, SigmoidFunction};
 pub use tanh::{Tanh, TanhFunction};
 
@@ -55,9 +65,10 @@ pub enum Mode {
 /// `rows × columns` (for a [`Linear`] weight: `out × in`).
 #[derive(Debug)]
 pub struct Parameter<'a> {
-    /// Index of the layer in its network, counting every layer as PyTorch's `nn.Sequential` does
-    /// (0 for a layer used on its own).
-    pub layer: usize,
+    /// Where its layer sits in the network, as PyTorch's state dict names it (`3.body.0`),
+    /// counting every layer as `nn.Sequential` does; empty for a layer used on its own. A layer
+    /// gives the default; the containers it sits in fill it in.
+    pub path: ModulePath,
     /// The parameter's name inside its layer, as in PyTorch: `"weight"` or `"bias"`.
     pub name: &'static str,
     /// Rows of the parameter's shape.
@@ -75,9 +86,19 @@ pub struct Parameter<'a> {
 }
 
 impl Parameter<'_> {
-    /// The same parameter, as found at index `layer` of a network.
-    pub fn in_layer(self, layer: usize) -> Self {
-        Self { layer, ..self }
+    /// The same parameter, as found in the layer at `index` of a sequence.
+    pub fn in_layer(self, index: usize) -> Self {
+        Self { path: self.path.inside_index(index), ..self }
+    }
+
+    /// The same parameter, as found in the sub-module `name` (`body`, `branches`).
+    pub fn in_module(self, name: &'static str) -> Self {
+        Self { path: self.path.inside_name(name), ..self }
+    }
+
+    /// Its state-dict name: `3.body.0.weight`.
+    pub fn full_name(&self) -> String {
+        self.path.join(self.name)
     }
 }
 
@@ -85,8 +106,8 @@ impl Parameter<'_> {
 /// statistics and its count of training batches.
 #[derive(Debug)]
 pub struct Buffer<'a> {
-    /// Index of the layer in its network, as for [`Parameter::layer`].
-    pub layer: usize,
+    /// Where its layer sits, as for [`Parameter::path`].
+    pub path: ModulePath,
     /// The buffer's name inside its layer, as in PyTorch: `"running_mean"`, `"running_var"`,
     /// `"num_batches_tracked"`.
     pub name: &'static str,
@@ -104,9 +125,19 @@ pub enum BufferValue<'a> {
 }
 
 impl Buffer<'_> {
-    /// The same buffer, as found at index `layer` of a network.
-    pub fn in_layer(self, layer: usize) -> Self {
-        Self { layer, ..self }
+    /// The same buffer, as found in the layer at `index` of a sequence.
+    pub fn in_layer(self, index: usize) -> Self {
+        Self { path: self.path.inside_index(index), ..self }
+    }
+
+    /// The same buffer, as found in the sub-module `name`.
+    pub fn in_module(self, name: &'static str) -> Self {
+        Self { path: self.path.inside_name(name), ..self }
+    }
+
+    /// Its state-dict name: `3.body.1.running_mean`.
+    pub fn full_name(&self) -> String {
+        self.path.join(self.name)
     }
 }
 
@@ -114,16 +145,21 @@ impl Buffer<'_> {
 /// draws what an uninterrupted one would have.
 #[derive(Debug)]
 pub struct RandomState<'a> {
-    /// Index of the layer in its network, as for [`Parameter::layer`].
-    pub layer: usize,
+    /// Where its layer sits, as for [`Parameter::path`].
+    pub path: ModulePath,
     /// The generator's 64-bit state.
     pub state: &'a mut u64,
 }
 
 impl RandomState<'_> {
-    /// The same state, as found at index `layer` of a network.
-    pub fn in_layer(self, layer: usize) -> Self {
-        Self { layer, ..self }
+    /// The same state, as found in the layer at `index` of a sequence.
+    pub fn in_layer(self, index: usize) -> Self {
+        Self { path: self.path.inside_index(index), ..self }
+    }
+
+    /// The same state, as found in the sub-module `name`.
+    pub fn in_module(self, name: &'static str) -> Self {
+        Self { path: self.path.inside_name(name), ..self }
     }
 }
 

@@ -1,0 +1,193 @@
+//! A residual block (He et al., 2015): a body whose output is added to its input, or to a
+//! shortcut's output when the body changes the shape. `net!` writes one from
+//! `Residual(body… )` or `Residual(body… ; shortcut: layers… )`.
+//!
+//! Forward, with `S` the identity or the shortcut:
+//!
+//! ```text
+//! y = body(x) + S(x)
+//! ```
+//!
+//! Backward: `x` feeds two paths, so its gradient is the **sum** of what each path sends back —
+//! the chain rule for a value used twice:
+//!
+//! ```text
+//! ∂L/∂x = body′(x)ᵀ · ∂L/∂y  +  S′(x)ᵀ · ∂L/∂y        (with the identity, S′(x)ᵀ · ∂L/∂y = ∂L/∂y)
+//! ```
+//!
+//! Each path adds its own parameters' gradients as it goes back; the sum of the two input
+//! gradients is kept in a buffer reused from step to step.
+//!
+//! In a state dict the block is PyTorch's module with a `body` (`nn.Sequential`) and, when it has
+//! one, a `shortcut` (`nn.Sequential`): `3.body.0.weight`, `5.shortcut.1.running_mean`.
+//!
+//! Tests: `tests/resnet.rs` (PyTorch's values from `tests/fixtures/tiny_resnet.json`, and a fork
+//! whose gradients must add up), `tests/gradcheck.rs` (finite differences through blocks).
+
+use std::fmt::Debug;
+
+use crate::matrix::copy_batch;
+use crate::{Batch, Buffer, Error, Layer, Mode, Parameter, Parameters, RandomState};
+
+/// The path beside a residual block's body: the [`Identity`], or any layer with the body's
+/// input and output widths (a projection such as `Conv2d(16, 32, 1, stride = 2)`).
+pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
+    /// Adds the shortcut's output for `input` to `sum` (which holds the body's output).
+    fn add_forward(&mut self, input: &Batch<IN>, mode: Mode, sum: &mut Batch<OUT>);
+
+    /// Adds the shortcut's d loss / d input to `grad_input` (which holds the body's), and its
+    /// parameters' gradients to theirs.
+    fn add_backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, grad_input: &mut Batch<IN>);
+
+    /// Adds its parameters' gradients only, for a block that is the first layer of its network.
+    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>);
+
+    /// Refuses a batch it cannot take, as [`Layer::check_batch`].
+    ///
+    /// # Errors
+    /// The shortcut's layers' reason.
+    fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error>;
+}
+
+/// The shortcut of a block whose body keeps the shape: `y = body(x) + x`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Identity;
+
+impl Parameters for Identity {
+    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
+
+    fn parameter_count(&self) -> usize {
+        0
+    }
+}
+
+impl<const N: usize> Shortcut<N, N> for Identity {
+    fn add_forward(&mut self, input: &Batch<N>, _mode: Mode, sum: &mut Batch<N>) {
+        *sum += input;
+    }
+
+    fn add_backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>, grad_input: &mut Batch<N>) {
+        *grad_input += grad_output;
+    }
+
+    fn backward_parameters(&mut self, _input: &Batch<N>, _grad_output: &Batch<N>) {}
+
+    fn check_batch(&self, _samples: usize, _mode: Mode) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for L {
+    fn add_forward(&mut self, input: &Batch<IN>, mode: Mode, sum: &mut Batch<OUT>) {
+        *sum += self.forward(input, mode);
+    }
+
+    fn add_backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, grad_input: &mut Batch<IN>) {
+        *grad_input += self.backward(input, grad_output);
+    }
+
+    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+        Layer::backward_parameters(self, input, grad_output);
+    }
+
+    fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {
+        Layer::check_batch(self, samples, mode)
+    }
+}
+
+/// `y = body(x) + shortcut(x)` from `IN` features to `OUT`, as a layer.
+///
+/// ```
+/// use minitorch::layers::Identity;
+/// use minitorch::{Batch, Layer, Linear, Mode, Residual};
+/// # use minitorch::rand::{SeedableRng, rngs::StdRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut block = Residual::<2, 2, _, _>::new(Linear::<2, 2>::new(&mut rng), Identity);
+/// block.body.weight.fill(0.0);
+/// block.body.bias.fill(1.0);
+/// let x = Batch::<2>::from_column_slice(&[3.0, 4.0]);
+/// assert_eq!(block.forward(&x, Mode::Train).as_slice(), &[4.0, 5.0]); // 0·x + 1 + x
+/// // The input's gradient is the body's (0) plus the identity's (the output gradient itself).
+/// let grad = Batch::<2>::from_column_slice(&[1.0, 2.0]);
+/// assert_eq!(block.backward(&x, &grad).as_slice(), &[1.0, 2.0]);
+/// ```
+#[derive(Clone)]
+pub struct Residual<const IN: usize, const OUT: usize, Body, Shortcut = Identity> {
+    /// The layers whose output is added to the shortcut's.
+    pub body: Body,
+    /// The [`Identity`], or the layers that bring the input to the body's output shape.
+    pub shortcut: Shortcut,
+    output: Batch<OUT>,
+    grad_input: Batch<IN>,
+}
+
+impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OUT>>
+    Residual<IN, OUT, Body, S>
+{
+    /// A block of `body` and `shortcut`.
+    pub fn new(body: Body, shortcut: S) -> Self {
+        Self { body, shortcut, output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+    }
+}
+
+impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OUT>> Parameters
+    for Residual<IN, OUT, Body, S>
+{
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+        self.body.visit_parameters(&mut |p| visit(p.in_module("body")));
+        self.shortcut.visit_parameters(&mut |p| visit(p.in_module("shortcut")));
+    }
+
+    fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
+        self.body.visit_buffers(&mut |b| visit(b.in_module("body")));
+        self.shortcut.visit_buffers(&mut |b| visit(b.in_module("shortcut")));
+    }
+
+    fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
+        self.body.visit_random_state(&mut |r| visit(r.in_module("body")));
+        self.shortcut.visit_random_state(&mut |r| visit(r.in_module("shortcut")));
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.body.parameter_count() + self.shortcut.parameter_count()
+    }
+}
+
+impl<const IN: usize, const OUT: usize, Body, S> Layer<IN, OUT> for Residual<IN, OUT, Body, S>
+where
+    Body: Layer<IN, OUT>,
+    S: Shortcut<IN, OUT>,
+{
+    fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT> {
+        copy_batch(&mut self.output, self.body.forward(input, mode));
+        self.shortcut.add_forward(input, mode, &mut self.output);
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<OUT> {
+        &self.output
+    }
+
+    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
+        copy_batch(&mut self.grad_input, self.body.backward(input, grad_output));
+        self.shortcut.add_backward(input, grad_output, &mut self.grad_input);
+        &self.grad_input
+    }
+
+    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+        self.body.backward_parameters(input, grad_output);
+        self.shortcut.backward_parameters(input, grad_output);
+    }
+
+    fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {
+        self.body.check_batch(samples, mode)?;
+        self.shortcut.check_batch(samples, mode)
+    }
+}
+
+/// The paths, without the buffers.
+impl<const IN: usize, const OUT: usize, Body: Debug, S: Debug> Debug for Residual<IN, OUT, Body, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Residual").field("body", &self.body).field("shortcut", &self.shortcut).finish()
+    }
+}

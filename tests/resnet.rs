@@ -1,0 +1,296 @@
+//! Networks that branch: parity with PyTorch on `tests/fixtures/tiny_resnet.json` (made by
+//! `tests/fixtures/make_fixtures.py tiny_resnet` with PyTorch 2.15 in float64: identity and
+//! projection shortcuts, a `Concat`, `AvgPool2d`, `AdaptiveAvgPool2d(1)` and a flat `Residual`;
+//! every top-level output, the loss, every gradient, the input gradient, two SGD-momentum steps,
+//! the running statistics and the eval-mode logits, within 1e-5 relative), gradients that add up
+//! where a value feeds two paths, PyTorch's state-dict names for blocks, a network used as a
+//! layer of another, the summary's tree, and gradient checks of whole branching networks.
+
+use minitorch::gradcheck::{GradientCheck, check_layer, check_network};
+use minitorch::layers::{Branch, Identity};
+use minitorch::prelude::*;
+use minitorch::rand::rngs::StdRng;
+use minitorch::rand::{RngExt, SeedableRng};
+use minitorch::{BufferValue, Concat, Residual, checkpoint};
+use serde_json::Value;
+use support::{assert_close, assert_parameters_close, load_pytorch_parameters, numbers};
+
+mod support;
+
+net! {
+    /// The fixture's network, entry for entry.
+    struct TinyResNet< Input(2, 8, 8), Conv2d(2, 4, 3, padding = 1), BatchNorm2d(4), ReLU,
+        Residual(Conv2d(4, 4, 3, padding = 1), BatchNorm2d(4), ReLU, Conv2d(4, 4, 3, padding = 1)),
+        ReLU,
+        Residual(Conv2d(4, 6, 3, stride = 2, padding = 1), ReLU, Conv2d(6, 6, 3, padding = 1);
+                 shortcut: Conv2d(4, 6, 1, stride = 2), BatchNorm2d(6)),
+        Concat(Conv2d(6, 2, 1); Conv2d(6, 3, 3, padding = 1), ReLU),
+        AvgPool2d(2), AdaptiveAvgPool2d(1), Flatten,
+        Residual(Linear(5, 5), Tanh),
+        Linear(5, 3) >
+}
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/tiny_resnet.json")).expect("fixture is JSON")
+}
+
+fn input_and_labels(fixture: &Value) -> (Batch<128>, Vec<usize>) {
+    let input = Batch::<128>::from_iterator(5, numbers(&fixture["input"]).into_iter().map(|x| x as f32));
+    let labels = numbers(&fixture["labels"]).into_iter().map(|l| l as usize).collect();
+    (input, labels)
+}
+
+/// Every running statistic named in `expected` (`3.body.1.running_mean`, …) against ours.
+fn assert_running_statistics_close(net: &mut TinyResNet, expected: &Value, what: &str) {
+    let mut compared = 0;
+    net.visit_buffers(&mut |buffer| {
+        let name = buffer.full_name();
+        if let (BufferValue::Vector(values), Some(torch)) = (buffer.value, expected.get(&name)) {
+            assert_close(&format!("{what} {name}"), values, &numbers(torch), 0.0);
+            compared += 1;
+        }
+    });
+    assert_eq!(compared, 6, "three batch norms, mean and variance each");
+}
+
+/// Gradients are compared relative to the largest gradient of the step: convolution biases
+/// before batch normalisation have gradient 0 in exact arithmetic, where only rounding is left.
+fn assert_step_close(net: &mut TinyResNet, expected: &Value, what: &str, gradients: bool) {
+    let floor = if gradients { numbers(expected).iter().fold(0.0f64, |m, x| m.max(x.abs())) } else { 0.0 };
+    assert_parameters_close(net, expected, what, gradients, floor);
+}
+
+#[test]
+fn a_network_with_blocks_matches_pytorch_step_by_step() {
+    let fixture = fixture();
+    let mut net = TinyResNet::new(&mut StdRng::seed_from_u64(0));
+    load_pytorch_parameters(&mut net, &fixture["params"]);
+    let (input, labels) = input_and_labels(&fixture);
+    let step1 = &fixture["step1"];
+
+    let mut criterion = CrossEntropy::new();
+    let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
+    let outputs: [(&str, &[f32]); 12] = [
+        ("layer0_out", net.conv2d0.output().as_slice()),
+        ("layer1_out", net.batchnorm2d1.output().as_slice()),
+        ("layer2_out", net.relu2.output().as_slice()),
+        ("layer3_out", net.residual3.output().as_slice()),
+        ("layer4_out", net.relu4.output().as_slice()),
+        ("layer5_out", net.residual5.output().as_slice()),
+        ("layer6_out", net.concat6.output().as_slice()),
+        ("layer7_out", net.avgpool2d7.output().as_slice()),
+        ("layer8_out", net.adaptive_avgpool2d8.output().as_slice()),
+        // Flatten is no layer here: PyTorch's output of it is the pooling's, as stored.
+        ("layer9_out", net.adaptive_avgpool2d8.output().as_slice()),
+        ("layer10_out", net.residual10.output().as_slice()),
+        ("layer11_out", net.linear11.output().as_slice()),
+    ];
+    for (name, ours) in outputs {
+        assert_close(name, ours, &numbers(&step1[name]), 0.0);
+    }
+    assert_close("loss", &[loss], &[step1["loss"].as_f64().unwrap()], 0.0);
+    assert_running_statistics_close(&mut net, &step1["running_stats_after"], "after the first forward");
+
+    // The network computes no input gradient for its first layer; as a layer it does.
+    let mut copy = net.clone();
+    let grad_input = Layer::backward(&mut copy, &input, criterion.gradient());
+    assert_close("grad_input", grad_input.as_slice(), &numbers(&step1["grad_input"]), 0.0);
+
+    net.zero_grad();
+    net.backward(criterion.gradient()).unwrap();
+    assert_step_close(&mut net, &step1["grad"], "gradient of", true);
+
+    let config = SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 1e-4, ..SgdConfig::default() };
+    let mut sgd = Sgd::new(config).unwrap();
+    sgd.step(&mut net).unwrap();
+    assert_step_close(&mut net, &fixture["params_after_step1"], "after step 1", false);
+    let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
+    assert_close("loss of step 2", &[loss], &[fixture["loss_step2"].as_f64().unwrap()], 0.0);
+    net.zero_grad();
+    net.backward(criterion.gradient()).unwrap();
+    sgd.step(&mut net).unwrap();
+    assert_step_close(&mut net, &fixture["params_after_step2"], "after step 2", false);
+    assert_running_statistics_close(&mut net, &fixture["running_stats_after_step2"], "after step 2");
+
+    net.eval();
+    let logits = net.forward(&input).unwrap();
+    assert_close("eval logits", logits.as_slice(), &numbers(&fixture["eval_logits_after_step2"]), 0.0);
+}
+
+#[test]
+fn tensors_have_pytorch_names_under_their_blocks() {
+    let fixture = fixture();
+    let mut net = TinyResNet::new(&mut StdRng::seed_from_u64(0));
+    let mut ours = Vec::new();
+    net.visit_parameters(&mut |p| ours.push(p.full_name()));
+    net.visit_buffers(&mut |b| {
+        if !b.name.ends_with("num_batches_tracked") {
+            ours.push(b.full_name());
+        }
+    });
+    ours.sort();
+    let mut torch: Vec<String> = fixture["params"].as_object().unwrap().keys().cloned().collect();
+    torch.sort();
+    assert_eq!(ours, torch);
+
+    // A checkpoint round trip keeps every nested tensor.
+    let bytes = checkpoint::to_bytes(&mut net).unwrap();
+    let mut copy = TinyResNet::new(&mut StdRng::seed_from_u64(1));
+    checkpoint::load_bytes(&mut copy, &bytes).unwrap();
+    assert_eq!(copy.residual5.shortcut.conv2d0.weight, net.residual5.shortcut.conv2d0.weight);
+    assert_eq!(copy.concat6.branches.1.layer.conv2d0.weight, net.concat6.branches.1.layer.conv2d0.weight);
+}
+
+/// Where a value feeds two paths its gradient is the sum of theirs. Each block's input gradient
+/// is compared with the paths' input gradients computed apart: a block that overwrote one path's
+/// gradient with the other's fails.
+#[test]
+fn gradients_that_meet_at_a_fork_add_up() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let input = Batch::<4>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let grad_output = Batch::<4>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+
+    let mut residual = Residual::<4, 4, _, _>::new(Linear::<4, 4>::new(&mut rng), Identity);
+    let mut body = residual.body.clone();
+    residual.forward(&input, Mode::Train);
+    body.forward(&input, Mode::Train);
+    let expected = body.backward(&input, &grad_output) + &grad_output;
+    assert_eq!(residual.backward(&input, &grad_output), &expected);
+
+    let mut projected =
+        Residual::<4, 2, _, _>::new(Linear::<4, 2>::new(&mut rng), Linear::<4, 2>::new(&mut rng));
+    let (mut body, mut shortcut) = (projected.body.clone(), projected.shortcut.clone());
+    let grad_output2 = Batch::<2>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    projected.forward(&input, Mode::Train);
+    body.forward(&input, Mode::Train);
+    shortcut.forward(&input, Mode::Train);
+    let expected = body.backward(&input, &grad_output2) + shortcut.backward(&input, &grad_output2);
+    assert_eq!(projected.backward(&input, &grad_output2), &expected);
+
+    let branches = (Branch::new(Linear::<4, 3>::new(&mut rng)), Branch::new(Tanh::<4>::new()));
+    let mut concat = Concat::<4, 7, _>::new(branches);
+    let (mut first, mut second) = (concat.branches.0.layer.clone(), concat.branches.1.layer.clone());
+    let grad_joined = Batch::<7>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    concat.forward(&input, Mode::Train);
+    first.forward(&input, Mode::Train);
+    second.forward(&input, Mode::Train);
+    let grad_first = Batch::<3>::from_fn(3, |i, j| grad_joined[(i, j)]);
+    let grad_second = Batch::<4>::from_fn(3, |i, j| grad_joined[(i + 3, j)]);
+    let expected = first.backward(&input, &grad_first) + second.backward(&input, &grad_second);
+    assert_eq!(concat.backward(&input, &grad_joined), &expected);
+}
+
+net! {
+    /// A block declared once, used twice below.
+    pub struct Block< Input(3, 5, 5),
+        Residual(Conv2d(3, 3, 3, padding = 1), BatchNorm2d(3), Tanh, Conv2d(3, 3, 3, padding = 1)) >
+
+    /// Two `Block`s in a network.
+    struct Stacked< Input(1, 5, 5), Conv2d(1, 3, 3, padding = 1), Tanh,
+        Block: (3, 5, 5) -> (3, 5, 5), Sigmoid, Block: (3, 5, 5) -> (3, 5, 5),
+        Flatten, Linear(75, 3) >
+
+    /// Blocks inside blocks, on images and on flat features.
+    struct Nested< Input(2, 6, 6),
+        Concat(Residual(Conv2d(2, 2, 3, padding = 1), Tanh); Conv2d(2, 3, 3, stride = 2, padding = 1), AvgPool2d(1, stride = 1), Sigmoid, Conv2d(3, 1, 1), MaxPool2d(1), Residual(Tanh, Concat(Sigmoid; Tanh); shortcut: Concat(Tanh; ReLU)), LeakyReLU, Residual(Tanh, Conv2d(2, 2, 1)), AdaptiveAvgPool2d(6)),
+        Flatten, Linear(144, 8),
+        Residual(Concat(Linear(8, 4); Tanh, Linear(8, 4)), Residual(GELU, Linear(8, 8))),
+        Linear(8, 3) >
+}
+
+#[test]
+fn a_network_is_a_layer_of_another_with_its_tensors_under_its_index() {
+    let mut net = Stacked::new(&mut StdRng::seed_from_u64(4));
+    let mut names = Vec::new();
+    net.visit_parameters(&mut |p| names.push(p.full_name()));
+    assert!(names.contains(&"2.0.body.0.weight".to_string()), "{names:?}");
+    assert!(names.contains(&"4.0.body.3.bias".to_string()), "{names:?}");
+    assert_eq!(net.parameter_count(), (9 + 1) * 3 + 2 * (2 * (27 * 3 + 3) + 6) + 75 * 3 + 3);
+    // Train and eval reach the block's batch norm through the outer network's mode.
+    let input = Batch::<25>::from_fn(4, |i, j| (i * 7 + j * 3) as f32 % 5.0 - 2.0);
+    net.forward(&input).unwrap();
+    assert_eq!(net.layer2.residual0.body.batchnorm2d1.num_batches_tracked, 1);
+    net.eval();
+    net.forward(&input).unwrap();
+    assert_eq!(net.layer2.residual0.body.batchnorm2d1.num_batches_tracked, 1);
+}
+
+net! {
+    /// A flat block with batch normalisation, which refuses one sample in training.
+    pub struct FlatBlock< Residual(Linear(4, 4), BatchNorm1d(4)) >
+    struct UsesFlatBlock< Linear(3, 4), FlatBlock: 4 -> 4, Linear(4, 2) >
+}
+
+#[test]
+fn a_block_inside_a_network_inside_a_network_refuses_what_its_layers_refuse() {
+    let mut net = UsesFlatBlock::new(&mut StdRng::seed_from_u64(6));
+    let error = net.forward(&Batch::<3>::zeros(1)).unwrap_err();
+    assert!(error.to_string().contains("batch normalisation"), "{error}");
+    net.eval();
+    net.forward(&Batch::<3>::zeros(1)).unwrap();
+}
+
+#[test]
+fn the_summary_shows_blocks_as_a_tree() {
+    let summary = TinyResNet::summary();
+    println!("{summary}");
+    let line = |start: &str| {
+        summary
+            .lines()
+            .find(|line| line.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` in\n{summary}"))
+    };
+    assert!(line("5 ").contains("Residual") && line("5 ").contains("6 × 4 × 4"));
+    assert!(line("5.shortcut.0 ").contains("    Conv2d(4, 6, 1, stride=2)"));
+    assert!(line("6 ").contains("Concat") && line("6 ").contains("5 × 4 × 4"));
+    assert!(line("6.branches.1.1 ").contains("    ReLU"));
+    // 3.body: two 4→4 3×3 convolutions and a batch norm.
+    assert!(line("3 ").ends_with(&format!("{}", 2 * (4 * 4 * 9 + 4) + 8)));
+    assert!(summary.ends_with("TinyResNet: input 2 × 8 × 8, output 3, 1,209 trainable parameters"));
+}
+
+net! {
+    /// `TinyResNet` with `Tanh` for every `ReLU`.
+    struct SmoothResNet< Input(2, 8, 8), Conv2d(2, 4, 3, padding = 1), BatchNorm2d(4), Tanh,
+        Residual(Conv2d(4, 4, 3, padding = 1), BatchNorm2d(4), Tanh, Conv2d(4, 4, 3, padding = 1)),
+        Tanh,
+        Residual(Conv2d(4, 6, 3, stride = 2, padding = 1), Tanh, Conv2d(6, 6, 3, padding = 1);
+                 shortcut: Conv2d(4, 6, 1, stride = 2), BatchNorm2d(6)),
+        Concat(Conv2d(6, 2, 1); Conv2d(6, 3, 3, padding = 1), Tanh),
+        AvgPool2d(2), AdaptiveAvgPool2d(1), Flatten,
+        Residual(Linear(5, 5), Tanh),
+        Linear(5, 3) >
+}
+
+#[test]
+fn branching_networks_pass_the_gradient_check() {
+    let mut rng = StdRng::seed_from_u64(5);
+    // The fixture's network with `Tanh` for every `ReLU`: with ReLU, the first layers' weights
+    // reach hundreds of kinks through batch normalisation, too close together for finite
+    // differences to step around (the ReLU network itself is checked against PyTorch above).
+    let check = GradientCheck::default();
+    let input = Batch::<128>::from_fn(4, |_, _| rng.random_range(-1.0..1.0));
+    let mut smooth = SmoothResNet::new(&mut rng);
+    for mode in [Mode::Train, Mode::Eval] {
+        smooth.set_mode(mode);
+        let report = check_network(&smooth, &input, &[0, 2, 1, 2], check).unwrap();
+        assert!(report.passed(1e-2), "SmoothResNet in {mode:?}: {report}");
+    }
+
+    let input = Batch::<25>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let report = check_network(&Stacked::new(&mut rng), &input, &[0, 2, 1], check).unwrap();
+    assert!(report.passed(1e-2), "Stacked: {report}");
+
+    let input = Batch::<72>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let mut nested = Nested::new(&mut rng);
+    for mode in [Mode::Train, Mode::Eval] {
+        nested.set_mode(mode);
+        let report = check_network(&nested, &input, &[0, 2, 1], check).unwrap();
+        assert!(report.passed(1e-2), "Nested in {mode:?}: {report}");
+    }
+    // The block alone, its input gradient included.
+    let block = Block::new(&mut rng);
+    let input = Batch::<75>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let report = check_layer(&block, &input, Mode::Train, check);
+    assert!(report.passed(1e-2), "Block as a layer: {report}");
+}

@@ -1,0 +1,6 @@
+//! A `Residual` whose second list is not labelled `shortcut:`.
+minitorch::net! {
+    struct Typo< Linear(4, 4), Residual(Linear(4, 4); shortcat: Linear(4, 4)), Linear(4, 2) >
+}
+
+fn main() {}
