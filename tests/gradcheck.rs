@@ -5,7 +5,7 @@ use minitorch::gradcheck::{GradientCheck, GradientReport, check_layer, check_net
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
-use minitorch::{BatchNorm2d, Conv2d, HeapMatrix, MaxPool2d, Parameter};
+use minitorch::{AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, HeapMatrix, MaxPool2d, Parameter};
 
 const TOLERANCE: f64 = 1e-2;
 
@@ -68,6 +68,39 @@ fn max_pooling_on_an_odd_size() {
     let layer = MaxPool2d::<1, 2, 1, 3, 3, 9, 4>::new();
     let report = check_layer(&layer, &random_batch::<9>(2, 23), Mode::Train, GradientCheck::default());
     assert_passed("MaxPool2d overlapping", report);
+}
+
+#[test]
+fn average_pooling_with_overlapping_and_floored_windows() {
+    let check = GradientCheck::default();
+    // 2 channels of 5×5, kernel 3 every 2: windows share a row and a column.
+    let layer = AvgPool2d::<2, 3, 2, 5, 5, 50, 8>::new();
+    assert_passed(
+        "AvgPool2d overlapping",
+        check_layer(&layer, &random_batch::<50>(3, 24), Mode::Train, check),
+    );
+    // Kernel 2 on 5×5: the last row and column are in no window.
+    let layer = AvgPool2d::<1, 2, 2, 5, 5, 25, 4>::new();
+    assert_passed("AvgPool2d floored", check_layer(&layer, &random_batch::<25>(2, 25), Mode::Train, check));
+}
+
+#[test]
+fn adaptive_average_pooling_global_and_with_overlapping_bins() {
+    let check = GradientCheck::default();
+    let layer = AdaptiveAvgPool2d::<2, 5, 5, 1, 50, 2>::new();
+    assert_passed(
+        "AdaptiveAvgPool2d(1)",
+        check_layer(&layer, &random_batch::<50>(3, 26), Mode::Train, check),
+    );
+    // 5 → 3: PyTorch's bins [0, 2), [1, 4), [3, 5) overlap.
+    let layer = AdaptiveAvgPool2d::<2, 5, 5, 3, 50, 18>::new();
+    assert_passed(
+        "AdaptiveAvgPool2d(3)",
+        check_layer(&layer, &random_batch::<50>(3, 27), Mode::Train, check),
+    );
+    // 3 → 4: more bins than rows.
+    let layer = AdaptiveAvgPool2d::<1, 3, 3, 4, 9, 16>::new();
+    assert_passed("AdaptiveAvgPool2d(4)", check_layer(&layer, &random_batch::<9>(2, 28), Mode::Train, check));
 }
 
 #[test]

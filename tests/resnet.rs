@@ -117,6 +117,22 @@ fn a_network_with_blocks_matches_pytorch_step_by_step() {
     assert_close("eval logits", logits.as_slice(), &numbers(&fixture["eval_logits_after_step2"]), 0.0);
 }
 
+/// The values PyTorch gives for `arange(25).view(1, 1, 5, 5)`: adaptive pooling to 3 × 3 uses
+/// the bins `[⌊i·5/3⌋, ⌈(i+1)·5/3⌉)` = [0, 2), [1, 4), [3, 5); average pooling with kernel 3
+/// every 2 uses the windows at rows and columns 0 and 2.
+#[test]
+fn average_pooling_takes_pytorchs_windows_and_bins() {
+    let image = Batch::<25>::from_iterator(1, (0..25).map(|x| x as f32));
+    let mut adaptive = minitorch::AdaptiveAvgPool2d::<1, 5, 5, 3, 25, 9>::new();
+    let expected = [3.0, 4.5, 6.0, 10.5, 12.0, 13.5, 18.0, 19.5, 21.0];
+    assert_eq!(adaptive.forward(&image, Mode::Train).as_slice(), &expected);
+    let mut pool = minitorch::AvgPool2d::<1, 3, 2, 5, 5, 25, 4>::new();
+    assert_eq!(pool.forward(&image, Mode::Train).as_slice(), &[6.0, 8.0, 16.0, 18.0]);
+    // Backward spreads each gradient evenly over its window; the centre is in all four.
+    let back = pool.backward(&image, &Batch::<4>::from_element(1, 9.0));
+    assert_eq!((back[0], back[2], back[12], back[4], back[24]), (1.0, 2.0, 4.0, 1.0, 1.0));
+}
+
 #[test]
 fn tensors_have_pytorch_names_under_their_blocks() {
     let fixture = fixture();
