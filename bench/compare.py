@@ -1,6 +1,6 @@
 """minitorch against PyTorch on the same machine, interleaved: seconds per training epoch of the
-workshop's mlp (batch 64, 128, 256; SGD lr 0.05, momentum 0.9) and of the cnn (batch 64, Adam lr
-1e-3), inference latency (batch 1 and 64), and peak resident memory of a training run; and the
+workshop's mlp (batch 64, 128, 256; SGD lr 0.05, momentum 0.9), of the cnn and of the resnet
+(`mnist_mlp --arch resnet`; both batch 64, Adam lr 1e-3), inference latency (batch 1 and 64), and peak resident memory of a training run; and the
 floor: the least time an epoch's products can take at the speed of a large GEMM on this machine
 (2048³, timed with minitorch's kernels and with PyTorch's, the faster counting). Run through
 bench/compare.sh.
@@ -31,6 +31,11 @@ def run(command):
 MLP_EPOCH_FLOP = 2 * (3 * (784 * 512 + 512 * 256 + 256 * 10) - 784 * 512) * 48_000
 CNN_FORWARD = 32 * 24 * 24 * 25 + 64 * 8 * 8 * 800 + 1024 * 128 + 128 * 10
 CNN_EPOCH_FLOP = 2 * (3 * CNN_FORWARD - 32 * 24 * 24 * 25) * 48_000
+# The resnet: output positions × output channels × (input channels · kernel²) per convolution.
+RESNET_STEM = 16 * 28 * 28 * 9
+RESNET_FORWARD = (RESNET_STEM + 2 * 16 * 28 * 28 * 144
+                  + 32 * 14 * 14 * (144 + 288 + 16) + 64 * 7 * 7 * (288 + 576 + 32) + 64 * 10)
+RESNET_EPOCH_FLOP = 2 * (3 * RESNET_FORWARD - RESNET_STEM) * 48_000
 
 
 def cpu_model():
@@ -64,6 +69,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs per training run")
     parser.add_argument("--batches", default="64,128,256")
     parser.add_argument("--cnn-epochs", type=int, default=1, help="epochs per cnn run (0 skips the cnn)")
+    parser.add_argument("--resnet-epochs", type=int, default=1, help="epochs per resnet run (0 skips it)")
     a = parser.parse_args()
 
     rows = []
@@ -95,6 +101,18 @@ def main():
         rows.append(("training cnn, batch 64, Adam (s/epoch)", statistics.median(seconds["pytorch"]),
                      statistics.median(seconds["minitorch"])))
 
+    if a.resnet_epochs > 0:
+        seconds = {"pytorch": [], "minitorch": []}
+        for _ in range(a.rounds):
+            common = ["--epochs", str(a.resnet_epochs), "--batch-size", "64"]
+            output, _ = run(PYTORCH + ["train", "--arch", "resnet", "--opt", "adam", "--threads", "2"] + common)
+            seconds["pytorch"] += epoch_seconds(output)
+            output, _ = run([MNIST_MLP, "--arch", "resnet", "--optimizer", "adam", "--schedule", "constant",
+                             "--out", os.path.join(ROOT, "runs", "bench-resnet")] + common)
+            seconds["minitorch"] += epoch_seconds(output)
+        rows.append(("training resnet, batch 64, Adam (s/epoch)", statistics.median(seconds["pytorch"]),
+                     statistics.median(seconds["minitorch"])))
+
     latency = {"pytorch": {}, "minitorch": {}}
     gemm = {"pytorch": [], "minitorch": []}
     for _ in range(a.rounds):
@@ -116,11 +134,12 @@ def main():
     print("| measure | PyTorch | minitorch | minitorch / PyTorch | floor | minitorch / floor |")
     print("|---|---|---|---|---|---|")
     for name, torch_value, ours in rows:
-        flop = MLP_EPOCH_FLOP if name.startswith("training, batch") else CNN_EPOCH_FLOP if "cnn" in name else None
+        flop = (MLP_EPOCH_FLOP if name.startswith("training, batch") else CNN_EPOCH_FLOP if "cnn" in name
+                else RESNET_EPOCH_FLOP if "resnet" in name else None)
         floor = f"{flop / best:.3g} | {ours / (flop / best):.2f}" if flop else "– | –"
         print(f"| {name} | {torch_value:.3g} | {ours:.3g} | {ours / torch_value:.2f} | {floor} |")
     print(f"\nFloor: an epoch's products (mlp {MLP_EPOCH_FLOP / 1e9:.1f} GFLOP, cnn "
-          f"{CNN_EPOCH_FLOP / 1e9:.0f} GFLOP) at the faster 2048³ GEMM on 2 cores: minitorch's kernels "
+          f"{CNN_EPOCH_FLOP / 1e9:.0f} GFLOP, resnet {RESNET_EPOCH_FLOP / 1e9:.0f} GFLOP) at the faster 2048³ GEMM on 2 cores: minitorch's kernels "
           f"{ours_gflops:.0f} GFLOP/s, PyTorch's {torch_gflops:.0f} GFLOP/s.")
 
 

@@ -2,7 +2,7 @@
 # minitorch against PyTorch on this machine; prints a Markdown table (see bench/compare.py).
 #
 #   bench/compare.sh --install          # first time: PyTorch (CPU), numpy and safetensors into bench/.venv
-#   bench/compare.sh [--rounds N] [--epochs N] [--batches 64,128,256] [--cnn-epochs N]
+#   bench/compare.sh [--rounds N] [--epochs N] [--batches 64,128,256] [--cnn-epochs N] [--resnet-epochs N]
 #
 # PYTHON=/path/to/python uses another interpreter that has torch and numpy.
 set -euo pipefail

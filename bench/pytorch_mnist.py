@@ -49,7 +49,30 @@ def load():
     return f(x[tr]), l(y[tr]), f(x[va]), l(y[va]), f(xt), l(yt)
 
 
+class Residual(nn.Module):
+    """body(x) + x, or body(x) + shortcut(x): minitorch's `Residual(...)` entry (state-dict names i.body.j, i.shortcut.j)."""
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body = body
+        if shortcut is not None:
+            self.shortcut = shortcut
+
+    def forward(self, x):
+        return self.body(x) + (self.shortcut(x) if hasattr(self, "shortcut") else x)
+
+
+def basic_block(cin, cout, stride):
+    body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout))
+    shortcut = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride), nn.BatchNorm2d(cout))
+    return Residual(body, shortcut)
+
+
 def make_model(arch):
+    if arch == "resnet":  # mnist_mlp's `--arch resnet`: 3 stages of one basic block, 16/32/64 channels
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                             basic_block(16, 16, 1), nn.ReLU(), basic_block(16, 32, 2), nn.ReLU(),
+                             basic_block(32, 64, 2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
     if arch == "base":
         return nn.Sequential(nn.Linear(784, 1024), nn.Linear(1024, 10))
     if arch == "mlp":
@@ -83,13 +106,14 @@ def evaluate(m, x, y):
 def train(a):
     torch.manual_seed(0)
     xtr, ytr, xva, yva, xte, yte = load()
-    if "cnn" in a.arch:  # images as [batch, 1, 28, 28]; the state dict's indices start at the first Conv2d
+    if "cnn" in a.arch or a.arch == "resnet":  # images as [batch, 1, 28, 28]; the state dict's indices start at the first Conv2d
         xtr, xva, xte = (x.view(-1, 1, 28, 28) for x in (xtr, xva, xte))
     m = make_model(a.arch)
     opt = {"sgd": lambda: torch.optim.SGD(m.parameters(), lr=0.1),
            "momentum": lambda: torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
            "adam": lambda: torch.optim.Adam(m.parameters(), lr=1e-3),
            "adamw": lambda: torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.01)}[a.opt]()
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs) if a.schedule == "cosine" else None
     secs = []
     for epoch in range(1, a.epochs + 1):
         m.train()
@@ -103,6 +127,8 @@ def train(a):
             opt.step()
             total += loss.item() * len(idx)
         secs.append(time.perf_counter() - t0)
+        if sched is not None:
+            sched.step()
         vl, va = evaluate(m, xva, yva)
         print(f"epoch={epoch} train_loss={total / len(xtr):.4f} val_loss={vl:.4f} "
               f"val_accuracy={va:.4f} seconds={secs[-1]:.3f}", flush=True)
@@ -154,6 +180,7 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--opt", default="momentum", choices=["momentum", "sgd", "adam", "adamw"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     {"train": train, "latency": latency, "gemm": gemm}[a.what](a)

@@ -1,14 +1,31 @@
 //! What the workshop's `mlp` costs: training steps, inference, and each layer's
-//! forward + backward. `cargo bench` (criterion); see README, "Performance".
+//! forward + backward; and a training step of `mnist_mlp --arch resnet`. `cargo bench`
+//! (criterion); see README, "Performance".
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use minitorch::optim::{Adam, AdamConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{RngExt, SeedableRng, rngs::StdRng};
 
 net! {
     struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
+
+    /// `mnist_mlp --arch resnet`.
+    struct ResNet< Input(1, 28, 28),
+        Conv2d(1, 16, 3, padding = 1), BatchNorm2d(16), ReLU,
+        Residual(Conv2d(16, 16, 3, padding = 1), BatchNorm2d(16), ReLU,
+                 Conv2d(16, 16, 3, padding = 1), BatchNorm2d(16)),
+        ReLU,
+        Residual(Conv2d(16, 32, 3, stride = 2, padding = 1), BatchNorm2d(32), ReLU,
+                 Conv2d(32, 32, 3, padding = 1), BatchNorm2d(32);
+                 shortcut: Conv2d(16, 32, 1, stride = 2), BatchNorm2d(32)),
+        ReLU,
+        Residual(Conv2d(32, 64, 3, stride = 2, padding = 1), BatchNorm2d(64), ReLU,
+                 Conv2d(64, 64, 3, padding = 1), BatchNorm2d(64);
+                 shortcut: Conv2d(32, 64, 1, stride = 2), BatchNorm2d(64)),
+        ReLU, AdaptiveAvgPool2d(1), Flatten, Linear(64, 10) >
 }
 
 fn random_batch<const N: usize>(samples: usize) -> Batch<N> {
@@ -35,6 +52,25 @@ fn training_steps(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+}
+
+fn resnet_training_step(c: &mut Criterion) {
+    let mut net = ResNet::new(&mut StdRng::seed_from_u64(0));
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    let mut criterion = CrossEntropy::new();
+    let images = random_batch::<784>(64);
+    let labels: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let mut group = c.benchmark_group("train_step_resnet");
+    group.sample_size(20).throughput(Throughput::Elements(64));
+    group.bench_function(BenchmarkId::from_parameter(64), |b| {
+        b.iter(|| {
+            criterion.forward(net.forward(&images).unwrap(), &labels).unwrap();
+            net.zero_grad();
+            net.backward(criterion.gradient()).unwrap();
+            adam.step(&mut net).unwrap();
+        })
+    });
     group.finish();
 }
 
@@ -73,5 +109,5 @@ fn layers(c: &mut Criterion) {
     layer(c, "batchnorm_512", BatchNorm1d::<512>::new());
 }
 
-criterion_group!(benches, training_steps, inference, layers);
+criterion_group!(benches, training_steps, resnet_training_step, inference, layers);
 criterion_main!(benches);

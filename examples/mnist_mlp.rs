@@ -4,7 +4,8 @@
 //! cargo run --release --example mnist_mlp                      # mlp, 10 epochs
 //! cargo run --release --example mnist_mlp -- --arch mlp-bn
 //! cargo run --release --example mnist_mlp -- --arch cnn        # a CNN: Adam, 3 epochs
-//! cargo run --release --example mnist_mlp -- --compare         # base, mlp, mlp-bn and cnn side by side
+//! cargo run --release --example mnist_mlp -- --arch resnet     # a small ResNet: Adam, 10 epochs
+//! cargo run --release --example mnist_mlp -- --compare         # base, mlp, mlp-bn, cnn and resnet side by side
 //! cargo run --release --example mnist_mlp -- --optimizer adam  # SGD (default), Adam or AdamW
 //! cargo run --release --example mnist_mlp -- --resume runs/mlp # continue a stopped run
 //! ```
@@ -51,6 +52,21 @@ net! {
     struct Cnn< Input(1, 28, 28), Conv2d(1, 32, 5), ReLU, MaxPool2d(2), Conv2d(32, 64, 5), ReLU, MaxPool2d(2),
         Flatten, Linear(1024, 128), ReLU, Dropout(0.5), Linear(128, 10) >
 
+    /// A small ResNet: a stem and three stages of one basic block, 16/32/64 channels.
+    struct ResNet< Input(1, 28, 28),
+        Conv2d(1, 16, 3, padding = 1), BatchNorm2d(16), ReLU,
+        Residual(Conv2d(16, 16, 3, padding = 1), BatchNorm2d(16), ReLU,
+                 Conv2d(16, 16, 3, padding = 1), BatchNorm2d(16)),
+        ReLU,
+        Residual(Conv2d(16, 32, 3, stride = 2, padding = 1), BatchNorm2d(32), ReLU,
+                 Conv2d(32, 32, 3, padding = 1), BatchNorm2d(32);
+                 shortcut: Conv2d(16, 32, 1, stride = 2), BatchNorm2d(32)),
+        ReLU,
+        Residual(Conv2d(32, 64, 3, stride = 2, padding = 1), BatchNorm2d(64), ReLU,
+                 Conv2d(64, 64, 3, padding = 1), BatchNorm2d(64);
+                 shortcut: Conv2d(32, 64, 1, stride = 2), BatchNorm2d(64)),
+        ReLU, AdaptiveAvgPool2d(1), Flatten, Linear(64, 10) >
+
     /// PyTorch's official MNIST example network.
     struct PytorchCnn< Input(1, 28, 28), Conv2d(1, 32, 3), ReLU, Conv2d(32, 64, 3), ReLU, MaxPool2d(2), Dropout(0.25),
         Flatten, Linear(9216, 128), ReLU, Dropout(0.5), Linear(128, 10) >
@@ -63,6 +79,7 @@ enum Architecture {
     MlpBn,
     Cnn,
     PytorchCnn,
+    Resnet,
 }
 
 impl Architecture {
@@ -73,11 +90,12 @@ impl Architecture {
             Architecture::MlpBn => "mlp-bn",
             Architecture::Cnn => "cnn",
             Architecture::PytorchCnn => "pytorch-cnn",
+            Architecture::Resnet => "resnet",
         }
     }
 
     fn is_convolutional(self) -> bool {
-        matches!(self, Architecture::Cnn | Architecture::PytorchCnn)
+        matches!(self, Architecture::Cnn | Architecture::PytorchCnn | Architecture::Resnet)
     }
 
     /// `sgd` for the multilayer perceptrons, `adam` for the convolutional networks.
@@ -85,9 +103,11 @@ impl Architecture {
         if self.is_convolutional() { OptimizerKind::Adam } else { OptimizerKind::Sgd }
     }
 
-    /// 10 for the multilayer perceptrons, 3 for the convolutional networks.
+    /// 10 for the multilayer perceptrons and the resnet, 3 for the other convolutional
+    /// networks. The resnet's are those of PyTorch's run of the same network on Fashion-MNIST
+    /// (Adam, cosine schedule, 10 epochs: 0.9205).
     fn default_epochs(self) -> usize {
-        if self.is_convolutional() { 3 } else { 10 }
+        if matches!(self, Architecture::Cnn | Architecture::PytorchCnn) { 3 } else { 10 }
     }
 }
 
@@ -124,14 +144,15 @@ struct Arguments {
     /// Which architecture to train.
     #[arg(long, value_enum, default_value = "mlp")]
     arch: Architecture,
-    /// Passes over the 48,000 training images (default: 10 for base, mlp and mlp-bn; 3 for cnn
-    /// and pytorch-cnn).
+    /// Passes over the 48,000 training images (default: 10 for base, mlp, mlp-bn and resnet; 3
+    /// for cnn and pytorch-cnn).
     #[arg(long)]
     epochs: Option<usize>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// The optimiser (default: sgd for base, mlp and mlp-bn; adam for cnn and pytorch-cnn).
+    /// The optimiser (default: sgd for base, mlp and mlp-bn; adam for cnn, pytorch-cnn and
+    /// resnet).
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerKind>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam and adamw).
@@ -155,7 +176,8 @@ struct Arguments {
     /// Output folder (default `runs/<arch>`, or `runs/compare` with `--compare`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Train base, mlp, mlp-bn and cnn, each with its defaults unless given, and compare them.
+    /// Train base, mlp, mlp-bn, cnn and resnet, each with its defaults unless given, and compare
+    /// them.
     #[arg(long)]
     compare: bool,
     /// Stop after this epoch, leaving a training state that `--resume` continues.
@@ -319,6 +341,9 @@ fn run_one(
         Architecture::PytorchCnn => {
             train((PytorchCnn::new(rng), PytorchCnn::summary()), architecture, data, arguments, out)
         }
+        Architecture::Resnet => {
+            train((ResNet::new(rng), ResNet::summary()), architecture, data, arguments, out)
+        }
     }
 }
 
@@ -447,6 +472,7 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
             Architecture::MlpBn => predict(MlpBn::new(rng), arguments, images),
             Architecture::Cnn => predict(Cnn::new(rng), arguments, images),
             Architecture::PytorchCnn => predict(PytorchCnn::new(rng), arguments, images),
+            Architecture::Resnet => predict(ResNet::new(rng), arguments, images),
         };
     }
     let data = Mnist::load(&arguments.data_dir, 12_000, arguments.seed)?;
@@ -463,7 +489,9 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     }
     let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join("compare"));
     let mut runs = Vec::new();
-    for architecture in [Architecture::Base, Architecture::Mlp, Architecture::MlpBn, Architecture::Cnn] {
+    let compared =
+        [Architecture::Base, Architecture::Mlp, Architecture::MlpBn, Architecture::Cnn, Architecture::Resnet];
+    for architecture in compared {
         runs.push(run_one(architecture, &data, arguments, &out.join(architecture.name()))?);
     }
     println!("\n| arch | params | best val accuracy | test accuracy | seconds/epoch |");

@@ -164,8 +164,13 @@ impl<
     fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>) {
         let per_sample = patches.as_mut_slice().chunks_exact_mut(Self::PATCH * Self::POSITIONS);
         for (patches, image) in per_sample.zip(images.chunks_exact(IN)) {
+            // A whole kernel row inside the image is the common run: with its length known
+            // (`KERNEL`), the copy is a few moves instead of a `memmove` call per row (perf,
+            // `--arch resnet`: 20% of all cycles in such calls for 3-wide rows).
             Self::for_each_patch_run(patches, |run, source| match source {
+                Some(start) if run.len() == KERNEL => run.copy_from_slice(&image[start..start + KERNEL]),
                 Some(start) => run.copy_from_slice(&image[start..start + run.len()]),
+                None if run.is_empty() => {}
                 None => run.fill(0.0),
             });
         }
