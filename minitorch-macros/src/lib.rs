@@ -24,6 +24,8 @@ mod parse;
 mod rules;
 mod shape;
 mod summary;
+#[cfg(test)]
+mod tests;
 mod weights;
 
 /// Declares networks from layer lists; documented in the `minitorch` crate, which re-exports it.

@@ -132,9 +132,8 @@ pub fn entry_doc(entry: &CheckedEntry) -> TokenStream {
     quote!(#[doc = #doc])
 }
 
-/// `Name::summary()`: the same table as text, for printing at run time.
-pub fn summary(network: &CheckedNetwork) -> TokenStream {
-    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
+/// The table as text: `#`, layer, output and parameters columns, then a line with the totals.
+pub fn summary_text(network: &CheckedNetwork) -> String {
     let mut table = Vec::new();
     rows(&network.root, "", 0, &mut table);
     let cells: Vec<[&str; 4]> =
@@ -154,12 +153,18 @@ pub fn summary(network: &CheckedNetwork) -> TokenStream {
     text.extend(cells.iter().map(line));
     text.push(format!(
         "{}: input {}, output {}, {}",
-        name,
+        network.definition.name,
         network.input().describe(),
         network.output().describe(),
         total_parameters(network)
     ));
-    let text = text.join("\n");
+    text.join("\n")
+}
+
+/// `Name::summary()`: the table as text, for printing at run time.
+pub fn summary(network: &CheckedNetwork) -> TokenStream {
+    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
+    let text = summary_text(network);
     quote! {
         impl #name {
             /// Every layer with its output shape and parameter count, one per line, as torchinfo

@@ -32,9 +32,10 @@
 //! # Convolutional networks
 //!
 //! `Input(channels, height, width)` first declares that the network takes images; then
-//! `Conv2d(in, out, kernel)` (with optional `stride = s`, `padding = p`), `MaxPool2d(kernel)`
-//! (optional `stride`, by default the kernel size), `BatchNorm2d(channels)` and `Flatten` are
-//! available, and activations and `Dropout` work on images element-wise. `net!` computes every
+//! `Conv2d(in, out, kernel)` (with optional `stride = s`, `padding = p`), `MaxPool2d(kernel)` and
+//! `AvgPool2d(kernel)` (optional `stride`, by default the kernel size), `AdaptiveAvgPool2d(size)`
+//! (`1` is global average pooling), `BatchNorm2d(channels)` and `Flatten` are available, and
+//! activations and `Dropout` work on images element-wise. `net!` computes every
 //! shape and reports a mistake at the layer that makes it, e.g. a `Linear` whose input width is
 //! not what `Flatten` produces. An image is one column of `channels·height·width` numbers in
 //! PyTorch's channel, row, column order.
@@ -50,6 +51,46 @@
 //! let mut net = Small::new(&mut StdRng::seed_from_u64(0));
 //! assert!(Small::summary().lines().any(|line| line.contains("MaxPool2d(2)") && line.contains("4 × 4 × 4")));
 //! let logits = net.forward(&Batch::<64>::zeros(2))?; // two 8×8 images
+//! assert_eq!(logits.shape(), (10, 2));
+//! # Ok::<(), minitorch::Error>(())
+//! ```
+//!
+//! # Networks that branch
+//!
+//! `Residual(body…)` is `body(x) + x`, and `Residual(body… ; shortcut: layers…)` is `body(x) +
+//! shortcut(x)`; `Concat(branch… ; branch… ; …)` runs every branch on the same input and joins
+//! their outputs along channels (images) or features. Blocks nest, and a `net!` network is a
+//! layer of another, named with its shapes (`Block: (8, 6, 6) -> (8, 6, 6)`), so a repeated block
+//! is declared once. Every shape is still computed and checked where it is written: a body that
+//! changes the shape without a shortcut, a shortcut whose output is not the body's, branches whose
+//! heights and widths differ, and the layer after a block that does not fit are compile errors at
+//! the block or layer at fault. Backward adds the gradients that meet where a value feeds two
+//! paths ([`Residual`], [`Concat`]). Tensors take PyTorch's names for the same modules
+//! (`3.body.0.weight`, `5.shortcut.1.running_mean`, `6.branches.1.0.bias`; README gives the
+//! PyTorch classes), and the summary shows each block's layers indented under it.
+//!
+//! ```
+//! use minitorch::prelude::*;
+//! use minitorch::rand::{SeedableRng, rngs::StdRng};
+//!
+//! net! {
+//!     /// A basic residual block, declared once.
+//!     pub struct Block< Input(8, 6, 6),
+//!         Residual(Conv2d(8, 8, 3, padding = 1), BatchNorm2d(8), ReLU, Conv2d(8, 8, 3, padding = 1)) >
+//!
+//!     pub struct Branching< Input(1, 6, 6), Conv2d(1, 8, 3, padding = 1), ReLU,
+//!         Block: (8, 6, 6) -> (8, 6, 6), ReLU, Block: (8, 6, 6) -> (8, 6, 6),
+//!         Concat(Conv2d(8, 4, 1); Conv2d(8, 4, 3, padding = 1), ReLU),
+//!         AdaptiveAvgPool2d(1), Flatten, Linear(8, 10) >
+//! }
+//!
+//! let mut net = Branching::new(&mut StdRng::seed_from_u64(0));
+//! let mut names = Vec::new();
+//! net.visit_parameters(&mut |p| names.push(p.full_name()));
+//! assert!(names.contains(&"2.0.body.0.weight".to_string())); // block 2, its Residual 0, body layer 0
+//! assert!(names.contains(&"5.branches.1.0.bias".to_string()));
+//! assert!(Branching::summary().lines().any(|line| line.starts_with("5.branches.1.1 ") && line.contains("ReLU")));
+//! let logits = net.forward(&Batch::<36>::zeros(2))?;
 //! assert_eq!(logits.shape(), (10, 2));
 //! # Ok::<(), minitorch::Error>(())
 //! ```
@@ -143,6 +184,7 @@
 //! impl Network<784, 10> for Two {
 //!     fn forward(&mut self, input: &Batch<784>) -> Result<&Batch<10>, Error> {
 //!         check_forward(input.ncols())?;                      // an empty batch
+//!         Layer::check_batch(self, input.ncols(), self.mode)?; // each layer's (batch norm: 1 sample)
 //!         copy_batch(&mut self.input, input);
 //!         self.forward_samples = input.ncols();
 //!         let mode = self.mode;
@@ -161,7 +203,17 @@
 //!     }
 //!     // mode, set_mode; and `impl Parameters` visiting linear0 and linear2 as layers 0 and 2
 //! }
+//!
+//! // The network is also a layer of other networks: `Layer<784, 10>` runs the same statements
+//! // from the `input` it is given, and `Initialize` calls `new`. `Two::forward` and
+//! // `Two::backward` are inherent methods calling `Network`'s, so that `net.forward(&x)` stays
+//! // unambiguous with both traits in scope.
+//! impl Layer<784, 10> for Two { /* … */ }
 //! ```
+//!
+//! Each list inside a block becomes a struct of its own, generated the same way and named after
+//! its place: the body of the `Residual` at index 3 of `ResNet` is `ResNetLayer3Body`, a field of
+//! the library's `Residual<IN, OUT, ResNetLayer3Body, Identity>`.
 //!
 //! Each layer keeps its output and gradient buffers and reuses them, so once the batch size is
 //! stable a training step allocates nothing.
