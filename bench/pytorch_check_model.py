@@ -25,24 +25,21 @@ def idx(path):
 
 
 class Residual(nn.Module):
-    """minitorch's `Residual(body… ; shortcut: …)`: body(x) + x, or body(x) + shortcut(x)."""
-
+    """minitorch's Residual(body… ; shortcut: …): body(x) + x, or body(x) + shortcut(x)."""
     def __init__(self, body, shortcut=None):
         super().__init__()
-        self.body = body
-        self.shortcut = shortcut  # None registers nothing: no `shortcut.*` tensors
+        self.body = body              # an nn.Sequential: tensors i.body.j.*
+        self.shortcut = shortcut      # an nn.Sequential (i.shortcut.j.*), or None: no tensors
 
     def forward(self, x):
-        skip = x if self.shortcut is None else self.shortcut(x)
-        return self.body(x) + skip
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
 
 
 class Concat(nn.Module):
-    """minitorch's `Concat(branch… ; branch… ; …)`: the branches' outputs joined along dimension 1."""
-
+    """minitorch's Concat(branch… ; …): every branch on x, joined along dimension 1."""
     def __init__(self, *branches):
         super().__init__()
-        self.branches = nn.ModuleList(branches)
+        self.branches = nn.ModuleList(branches)   # nn.Sequential each: tensors i.branches.k.j.*
 
     def forward(self, x):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
