@@ -4,6 +4,7 @@
 //! only the GEMM kernels'
 //! packing workspace is allocated (the `gemm` crate
 //! allocates it on each call and offers no way to pass one in; see README, "Known limitations").
+//! A branching network's step, with every kind of fork, allocates nothing at all.
 //! One test only: the counter is global to the binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -43,6 +44,13 @@ net! {
 
     struct Mlp< Linear(784, 512), BatchNorm1d(512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
     struct SmallCnn< Input(1, 12, 12), Conv2d(1, 4, 3), ReLU, MaxPool2d(2), Conv2d(4, 8, 3), ReLU, Flatten, Linear(72, 10) >
+
+    /// Blocks of every kind, nested, and no layer that calls the GEMM crate: a step must
+    /// allocate nothing.
+    struct Forks< Input(2, 4, 4), BatchNorm2d(2),
+        Residual(BatchNorm2d(2), Tanh; shortcut: AvgPool2d(1), BatchNorm2d(2)),
+        Concat(Residual(Sigmoid); Tanh, MaxPool2d(1)),
+        AdaptiveAvgPool2d(1), Flatten, Residual(BatchNorm1d(4)), Dropout(0.1) >
 }
 
 #[test]
@@ -131,4 +139,27 @@ fn inference_allocates_nothing_and_training_only_in_gemm() {
     // gradient, one per core (its tile holds the core's 4 samples), the second's input gradient
     // likewise, and the linear layer's three.
     assert!(per_step <= 13.0 * 2.0, "{per_step} allocations per cnn training step");
+
+    // Forks: each block keeps its sum of the paths' gradients, and each branch its share of the
+    // output gradient, from step to step.
+    let mut forks = Forks::new(&mut StdRng::seed_from_u64(0));
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    let images = Batch::<32>::from_fn(8, |r, c| ((r * 5 + c * 11) % 13) as f32 / 13.0);
+    let labels: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut criterion = CrossEntropy::new();
+    let per_step = rayon::scope(|_| {
+        let mut step = || {
+            criterion.forward(forks.forward(&images).unwrap(), &labels).unwrap();
+            forks.zero_grad();
+            forks.backward(criterion.gradient()).unwrap();
+            adam.step(&mut forks).unwrap();
+        };
+        step();
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            step();
+        }
+        ALLOCATIONS.load(Ordering::Relaxed) - before
+    });
+    assert_eq!(per_step, 0, "allocations in 3 steps of a branching network");
 }
