@@ -149,6 +149,7 @@ fn check_built_in(call: &LayerCall, before: &Before, errors: &mut Errors) -> Che
         errors.push(Error::new_spanned(call, mistake.message));
         mistake.output
     })?;
+    // First in a list, a layer takes the input it declares (`Linear`), or its own shape.
     let input = before.shape.or_else(|| kind.rule.declared_input(&bound.integers)).unwrap_or(output);
     let node = Node::BuiltIn { kind, integers: bound.integers, numbers: bound.numbers };
     Ok(CheckedEntry { node, written, input, output, index: None })

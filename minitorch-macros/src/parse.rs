@@ -171,42 +171,47 @@ impl Parse for Entry {
                 outputs: input.parse()?,
             })));
         }
-        if input.peek(Ident) && input.peek2(token::Paren) {
-            let fork = input.fork();
-            let keyword: Ident = fork.parse()?;
-            if keyword == "Residual" {
-                input.parse::<Ident>()?;
-                let content;
-                parenthesized!(content in input);
-                let body = entry_list(&content)?;
-                let shortcut = if content.parse::<Option<Token![;]>>()?.is_some() {
-                    let label: Ident = content.parse()?;
-                    if label != "shortcut" {
-                        return Err(syn::Error::new_spanned(
-                            label,
-                            "expected `shortcut:` after the `;` of a `Residual`",
-                        ));
-                    }
-                    content.parse::<Token![:]>()?;
-                    Some((label, entry_list(&content)?))
-                } else {
-                    None
-                };
-                if !content.is_empty() {
-                    return Err(content.error("a `Residual` has one body and at most one `shortcut:`"));
-                }
-                return Ok(Entry::Residual(ResidualBlock { keyword, body, shortcut }));
+        let fork = input.fork();
+        let keyword =
+            fork.parse::<Ident>().ok().filter(|keyword| keyword == "Residual" || keyword == "Concat");
+        if let Some(keyword) = keyword {
+            input.parse::<Ident>()?;
+            if !input.peek(token::Paren) {
+                return Err(syn::Error::new_spanned(
+                    &keyword,
+                    format!(
+                        "`{keyword}` holds its layers in parentheses: `Residual(Linear(64, 64), ReLU)`, \
+                         `Concat(Linear(32, 8); Sigmoid)`"
+                    ),
+                ));
             }
+            let content;
+            parenthesized!(content in input);
             if keyword == "Concat" {
-                input.parse::<Ident>()?;
-                let content;
-                parenthesized!(content in input);
                 let mut branches = vec![entry_list(&content)?];
                 while content.parse::<Option<Token![;]>>()?.is_some() {
                     branches.push(entry_list(&content)?);
                 }
                 return Ok(Entry::Concat(ConcatBlock { keyword, branches }));
             }
+            let body = entry_list(&content)?;
+            let shortcut = if content.parse::<Option<Token![;]>>()?.is_some() {
+                let label: Ident = content.parse()?;
+                if label != "shortcut" {
+                    return Err(syn::Error::new_spanned(
+                        label,
+                        "expected `shortcut:` after the `;` of a `Residual`",
+                    ));
+                }
+                content.parse::<Token![:]>()?;
+                Some((label, entry_list(&content)?))
+            } else {
+                None
+            };
+            if !content.is_empty() {
+                return Err(content.error("a `Residual` has one body and at most one `shortcut:`"));
+            }
+            return Ok(Entry::Residual(ResidualBlock { keyword, body, shortcut }));
         }
         Ok(Entry::BuiltIn(input.parse()?))
     }

@@ -53,8 +53,8 @@ pub trait ShapeRule: Sync {
         None
     }
 
-    /// The input shape the layer declares, where it may start a list: `Linear(784, 10)` takes
-    /// 784 features.
+    /// The input shape the layer declares, where it may start a list, when it is not its output
+    /// shape: `Linear(784, 10)` takes 784 features.
     fn declared_input(&self, _integers: &[usize]) -> Option<Shape> {
         None
     }
@@ -121,10 +121,6 @@ impl ShapeRule for Input {
 
     fn generics(&self, _integers: &[usize], _input: Shape, _output: Shape) -> Vec<usize> {
         Vec::new()
-    }
-
-    fn declared_input(&self, integers: &[usize]) -> Option<Shape> {
-        Some(Shape::Image { channels: integers[0], height: integers[1], width: integers[2] })
     }
 
     fn declares_input(&self) -> bool {
@@ -209,10 +205,6 @@ impl ShapeRule for KeepsDeclared {
 
     fn tensors(&self, integers: &[usize], _input: Shape, _output: Shape) -> Vec<Tensor> {
         batchnorm_tensors(integers[0])
-    }
-
-    fn declared_input(&self, integers: &[usize]) -> Option<Shape> {
-        Some(Shape::Flat(integers[0]))
     }
 
     fn declared_output(&self, integers: &[usize]) -> Option<Shape> {

@@ -11,7 +11,9 @@ use crate::model::{CheckedEntry, CheckedNetwork, Node, Sequence};
 struct Row {
     /// The state-dict path: `3`, `3.body.0`; `–` for `Input`.
     path: String,
-    /// The layer as written, indented two spaces per block it is in.
+    /// How many blocks it is in.
+    depth: usize,
+    /// The layer as written.
     layer: String,
     output: String,
     parameters: String,
@@ -28,7 +30,8 @@ fn rows(sequence: &Sequence, prefix: &str, depth: usize, rows: &mut Vec<Row>) {
         };
         rows.push(Row {
             path: path.clone(),
-            layer: format!("{}{}", "  ".repeat(depth), entry.written),
+            depth,
+            layer: entry.written.clone(),
             output: entry.output.describe(),
             parameters: entry.parameter_count().map_or("see its type".to_string(), group_thousands),
             tensors: own_tensors(entry, &format!("{path}.")),
@@ -84,8 +87,8 @@ fn written_list(sequence: &Sequence) -> String {
     written.join(", ")
 }
 
-/// The struct's rustdoc: the table with PyTorch's names and shapes.
-pub fn struct_doc(network: &CheckedNetwork) -> TokenStream {
+/// The struct's rustdoc, line by line: the table with PyTorch's names and shapes.
+pub fn struct_doc_lines(network: &CheckedNetwork) -> Vec<String> {
     let mut lines = vec![
         String::new(),
         "# Layers".to_string(),
@@ -106,19 +109,22 @@ pub fn struct_doc(network: &CheckedNetwork) -> TokenStream {
     for row in table {
         let tensors = if row.tensors == "no parameters" { "–".to_string() } else { row.tensors };
         // Markdown drops leading spaces: indent with non-breaking ones.
-        let layer = row.layer.trim_start();
-        let indent = "\u{a0}\u{a0}".repeat((row.layer.len() - layer.len()) / 2);
+        let indent = "\u{a0}\u{a0}".repeat(row.depth);
         lines.push(format!(
-            "| {} | {indent}`{layer}` | {} | {} | {tensors} |",
-            row.path, row.output, row.parameters
+            "| {} | {indent}`{}` | {} | {} | {tensors} |",
+            row.path, row.layer, row.output, row.parameters
         ));
     }
-    let lines = lines.iter().map(|line| format!(" {line}"));
+    lines
+}
+
+pub fn struct_doc(network: &CheckedNetwork) -> TokenStream {
+    let lines = struct_doc_lines(network).into_iter().map(|line| format!(" {line}"));
     quote!(#(#[doc = #lines])*)
 }
 
-/// A field's doc line: `Layer 2: `Linear(64, 10)` → 10; `2.weight` [10, 64], `2.bias` [10].`
-pub fn entry_doc(entry: &CheckedEntry) -> TokenStream {
+/// A field's doc line: "Layer 2: `Linear(64, 10)` → 10; `2.weight` [10, 64], `2.bias` [10]."
+pub fn entry_doc_text(entry: &CheckedEntry) -> String {
     let index = entry.index.unwrap_or_default();
     let what = match &entry.node {
         Node::Residual { .. } | Node::Concat { .. } => {
@@ -128,7 +134,11 @@ pub fn entry_doc(entry: &CheckedEntry) -> TokenStream {
         }
         _ => own_tensors(entry, &format!("{index}.")),
     };
-    let doc = format!(" Layer {index}: `{}` → {}; {what}.", entry.written, entry.output.describe());
+    format!("Layer {index}: `{}` → {}; {what}.", entry.written, entry.output.describe())
+}
+
+pub fn entry_doc(entry: &CheckedEntry) -> TokenStream {
+    let doc = format!(" {}", entry_doc_text(entry));
     quote!(#[doc = #doc])
 }
 
@@ -136,8 +146,13 @@ pub fn entry_doc(entry: &CheckedEntry) -> TokenStream {
 pub fn summary_text(network: &CheckedNetwork) -> String {
     let mut table = Vec::new();
     rows(&network.root, "", 0, &mut table);
-    let cells: Vec<[&str; 4]> =
-        table.iter().map(|row| [row.path.as_str(), &row.layer, &row.output, &row.parameters]).collect();
+    let layers: Vec<String> =
+        table.iter().map(|row| format!("{}{}", "  ".repeat(row.depth), row.layer)).collect();
+    let cells: Vec<[&str; 4]> = table
+        .iter()
+        .zip(&layers)
+        .map(|(row, layer)| [row.path.as_str(), layer, &row.output, &row.parameters])
+        .collect();
     let heading = ["#", "layer", "output", "parameters"];
     let widths: Vec<usize> = (0..4)
         .map(|column| {
