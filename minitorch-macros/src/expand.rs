@@ -193,17 +193,6 @@ fn entry_constructor(entry: &CheckedEntry, outer: &Ident) -> TokenStream {
     }
 }
 
-/// Whether building the list draws from the generator.
-fn draws_random(sequence: &Sequence) -> bool {
-    sequence.layers().any(|entry| match &entry.node {
-        Node::BuiltIn { kind, .. } => kind.takes_rng,
-        Node::Custom(_) => true,
-        Node::Residual { .. } | Node::Concat { .. } => {
-            entry_lists(entry).iter().any(|(inner, _)| draws_random(inner))
-        }
-    })
-}
-
 fn network_struct(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
     let definition = &network.definition;
     let (attributes, visibility, name) = (&definition.attributes, &definition.visibility, &definition.name);
@@ -250,7 +239,6 @@ fn constructor(list: &List<'_>, network: bool) -> TokenStream {
     let (visibility, name) = (list.visibility, &list.name);
     let fields = fields(list);
     let constructors = list.sequence.layers().map(|entry| entry_constructor(entry, name));
-    let unused = (!draws_random(list.sequence)).then(|| quote!(let _ = rng;));
     let network_fields = network.then(|| {
         quote! {
             input: ::minitorch::Batch::zeros(1),
@@ -263,7 +251,6 @@ fn constructor(list: &List<'_>, network: bool) -> TokenStream {
             /// Built as PyTorch initialises the same layers, drawing from `rng`; a network
             /// starts in training mode.
             #visibility fn new(rng: &mut impl ::minitorch::rand::Rng) -> Self {
-                #unused
                 Self {
                     #(#fields: #constructors,)*
                     #network_fields

@@ -699,3 +699,26 @@ fn only_f32_tensors_must_be_finite() {
     std::fs::remove_file(&path).expect("removed");
     assert!(result.is_ok(), "{:?}", result.err().map(|e| e.to_string()));
 }
+
+#[test]
+fn each_list_inside_a_block_becomes_a_documented_struct() {
+    let code = crate::expand::expand(&network(TINY_RESNET)).to_string();
+    for piece in [
+        "The body of the `Residual` at index 3 of [`TinyResNet`]",
+        "The shortcut of the `Residual` at index 5 of [`TinyResNet`]",
+        "Branch 1 of the `Concat` at index 6 of [`TinyResNet`]",
+        "struct TinyResNetLayer3Body",
+        "struct TinyResNetLayer5Shortcut",
+        "struct TinyResNetLayer6Branch0",
+        "struct TinyResNetLayer10Body",
+    ] {
+        assert!(code.contains(piece), "no `{piece}` in the expansion");
+    }
+    // Nested: a block inside a branch is named after the branch.
+    let nested = crate::expand::expand(&network(
+        "struct N< Linear(4, 4), Concat(Residual(ReLU); Tanh), Linear(8, 2) >",
+    ));
+    let nested = nested.to_string();
+    assert!(nested.contains("struct NLayer1Branch0Layer0Body"), "{nested}");
+    assert!(nested.contains("The body of the `Residual` at index 0 of [`NLayer1Branch0`]"), "{nested}");
+}
