@@ -4,7 +4,7 @@
 //! cargo run --release --example mnist_mlp                      # mlp, 10 epochs
 //! cargo run --release --example mnist_mlp -- --arch mlp-bn
 //! cargo run --release --example mnist_mlp -- --arch cnn        # a CNN: Adam, 3 epochs
-//! cargo run --release --example mnist_mlp -- --arch resnet     # a small ResNet: Adam, 10 epochs
+//! cargo run --release --example mnist_mlp -- --arch resnet     # a small ResNet: AdamW, 10 epochs
 //! cargo run --release --example mnist_mlp -- --compare         # base, mlp, mlp-bn, cnn and resnet side by side
 //! cargo run --release --example mnist_mlp -- --optimizer adam  # SGD (default), Adam or AdamW
 //! cargo run --release --example mnist_mlp -- --resume runs/mlp # continue a stopped run
@@ -98,9 +98,20 @@ impl Architecture {
         matches!(self, Architecture::Cnn | Architecture::PytorchCnn | Architecture::Resnet)
     }
 
-    /// `sgd` for the multilayer perceptrons, `adam` for the convolutional networks.
+    /// `sgd` for the multilayer perceptrons, `adam` for cnn and pytorch-cnn, `adamw` for the
+    /// resnet, which overfits Fashion-MNIST without decoupled weight decay (train accuracy 0.96,
+    /// validation 0.92 after 10 epochs of Adam).
     fn default_optimizer(self) -> OptimizerKind {
-        if self.is_convolutional() { OptimizerKind::Adam } else { OptimizerKind::Sgd }
+        match self {
+            Architecture::Resnet => OptimizerKind::Adamw,
+            _ if self.is_convolutional() => OptimizerKind::Adam,
+            _ => OptimizerKind::Sgd,
+        }
+    }
+
+    /// AdamW's decoupled weight decay: 0.05 for the resnet, PyTorch's 0.01 otherwise.
+    fn default_adamw_weight_decay(self) -> f32 {
+        if self == Architecture::Resnet { 0.05 } else { AdamWConfig::default().weight_decay }
     }
 
     /// 10 for the multilayer perceptrons and the resnet, 3 for the other convolutional
@@ -151,8 +162,8 @@ struct Arguments {
     /// Images per optimiser step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// The optimiser (default: sgd for base, mlp and mlp-bn; adam for cnn, pytorch-cnn and
-    /// resnet).
+    /// The optimiser (default: sgd for base, mlp and mlp-bn; adam for cnn and pytorch-cnn; adamw
+    /// for resnet).
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerKind>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam and adamw).
@@ -161,7 +172,8 @@ struct Arguments {
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     momentum: f32,
-    /// Weight decay (default: 0 for sgd and adam, an L2 term; 0.01 for adamw, decoupled).
+    /// Weight decay (default: 0 for sgd and adam, an L2 term; for adamw, decoupled, 0.01, and
+    /// 0.05 for resnet).
     #[arg(long)]
     weight_decay: Option<f32>,
     /// Learning-rate schedule over the epochs.
@@ -237,7 +249,7 @@ fn optimizer(arguments: &Arguments, architecture: Architecture) -> Result<Box<dy
         })?),
         OptimizerKind::Adamw => Box::new(AdamW::new(AdamWConfig {
             learning_rate,
-            weight_decay: arguments.weight_decay.unwrap_or(AdamWConfig::default().weight_decay),
+            weight_decay: arguments.weight_decay.unwrap_or(architecture.default_adamw_weight_decay()),
             ..AdamWConfig::default()
         })?),
     })

@@ -310,3 +310,34 @@ fn branching_networks_pass_the_gradient_check() {
     let report = check_layer(&block, &input, Mode::Train, check);
     assert!(report.passed(1e-2), "Block as a layer: {report}");
 }
+
+net! {
+    /// A branch with batch normalisation, one with dropout: buffers, generators and batch checks
+    /// inside a `Concat`.
+    struct BranchState< Linear(3, 4), Concat(BatchNorm1d(4); Dropout(0.5), Linear(4, 2)), Linear(6, 2) >
+}
+
+#[test]
+fn what_branches_hold_is_reached_through_their_block() {
+    let mut net = BranchState::new(&mut StdRng::seed_from_u64(7));
+    assert_eq!(net.parameter_count(), (3 * 4 + 4) + 2 * 4 + (4 * 2 + 2) + (6 * 2 + 2));
+    let mut buffers = Vec::new();
+    net.visit_buffers(&mut |b| buffers.push(b.full_name()));
+    assert_eq!(
+        buffers,
+        ["1.branches.0.0.running_mean", "1.branches.0.0.running_var", "1.branches.0.0.num_batches_tracked"]
+    );
+    let mut generators = Vec::new();
+    net.visit_random_state(&mut |r| generators.push(r.path.join("generator")));
+    assert_eq!(generators, ["1.branches.1.0.generator"]);
+    // Batch normalisation inside a branch refuses one sample in training.
+    assert!(net.forward(&Batch::<3>::zeros(1)).is_err());
+    net.forward(&Batch::<3>::zeros(2)).unwrap();
+    let debug = format!("{net:?}");
+    assert!(
+        debug.contains("concat1: Concat { branches: (BranchStateLayer1Branch0 { batchnorm0: BatchNorm1d<4>"),
+        "{debug}"
+    );
+    let residual = format!("{:?}", Residual::<2, 2, _, _>::new(Tanh::<2>::new(), Identity));
+    assert!(residual.starts_with("Residual { body: "), "{residual}");
+}
