@@ -55,7 +55,8 @@ impl Default for GradientCheck {
 /// One checked entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckedEntry {
-    /// `"input"`, or the parameter as `"{layer}.{name}"`.
+    /// `"input"`, or the parameter's state-dict name (`"3.body.0.weight"`; `"weight"` for a
+    /// layer checked on its own).
     pub tensor: String,
     /// Position in the tensor's column-major storage.
     pub index: usize,
