@@ -43,6 +43,28 @@ pub(crate) fn copy_batch<const N: usize>(destination: &mut Batch<N>, source: &Ba
     destination.copy_from(source);
 }
 
+/// `Σ term(a[i], b[i])` over two slices of equal length, added in 16 interleaved partial sums
+/// that are then added together.
+///
+/// One running sum is a chain of dependent additions the compiler may not reorder (f32 addition
+/// is not associative), so it runs one addition per cycle's latency; sixteen independent lanes
+/// become vector additions. The order is fixed by this code, not by the CPU's vector width, so the
+/// result is the same on every machine. Batch normalisation's statistics spent 12% of a resnet
+/// training step in sequential sums (perf, Intel Xeon model 106).
+pub(crate) fn sum_by_lanes(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
+    const LANES: usize = 16;
+    assert_eq!(a.len(), b.len(), "sum_by_lanes: slices of different lengths");
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let rest = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(&x, &y)| term(x, y));
+    let mut lanes = [0.0f32; LANES];
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            lanes[lane] += term(a[lane], b[lane]);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest.sum::<f32>()
+}
+
 /// A statically sized `R × C` f32 matrix on the heap, built without ever being on the stack.
 ///
 /// It dereferences to nalgebra's [`SMatrix`], so every in-place nalgebra operation works on it.
@@ -309,6 +331,23 @@ mod tests {
             let x = (r as u32 * 31 + c as u32 * 17 + seed * 7) % 23;
             x as f32 / 11.0 - 1.0
         })
+    }
+
+    #[test]
+    fn sum_by_lanes_adds_every_term_on_odd_lengths() {
+        // Small integers add exactly in f32, in any order.
+        for length in [0, 1, 15, 16, 17, 33, 100] {
+            let a: Vec<f32> = (0..length).map(|i| (i % 7) as f32 - 3.0).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i % 5) as f32 + 1.0).collect();
+            let expected: f32 = a.iter().zip(&b).map(|(x, y)| x * y - 1.0).sum();
+            assert_eq!(sum_by_lanes(&a, &b, |x, y| x * y - 1.0), expected, "length {length}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "different lengths")]
+    fn sum_by_lanes_refuses_slices_of_different_lengths() {
+        sum_by_lanes(&[1.0; 17], &[1.0; 16], |x, y| x + y);
     }
 
     #[test]

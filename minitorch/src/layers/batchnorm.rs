@@ -31,7 +31,7 @@
 use std::fmt;
 
 use crate::layers::ModulePath;
-use crate::matrix::resize_batch;
+use crate::matrix::{resize_batch, sum_by_lanes};
 use crate::{Batch, Buffer, BufferValue, Error, HeapMatrix, Layer, Mode, Parameter, Parameters};
 
 /// PyTorch's default `eps`.
@@ -149,14 +149,16 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
         let count = (input.ncols() * Self::PLANE) as f32;
         let mean = self.sum.as_mut_slice();
         mean.fill(0.0);
-        Self::planes(input.as_slice(), |channel, plane| mean[channel] += plane.iter().sum::<f32>());
+        Self::planes(input.as_slice(), |channel, plane| {
+            mean[channel] += sum_by_lanes(plane, plane, |x, _| x)
+        });
         mean.iter_mut().for_each(|m| *m /= count);
         // The variance goes through `inverse_std` before it becomes one.
         let variance = self.inverse_std.as_mut_slice();
         variance.fill(0.0);
         Self::planes(input.as_slice(), |channel, plane| {
             let m = mean[channel];
-            variance[channel] += plane.iter().map(|&x| (x - m) * (x - m)).sum::<f32>();
+            variance[channel] += sum_by_lanes(plane, plane, |x, _| (x - m) * (x - m));
         });
         variance.iter_mut().for_each(|v| *v /= count);
 
@@ -303,8 +305,8 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
             .zip(self.normalized.as_slice().chunks_exact(Self::PLANE));
         for (index, (g, x_hat)) in planes.enumerate() {
             let channel = index % CHANNELS;
-            self.sum[channel] += g.iter().sum::<f32>();
-            self.sum_product[channel] += g.iter().zip(x_hat).map(|(&g, &x)| g * x).sum::<f32>();
+            self.sum[channel] += sum_by_lanes(g, g, |g, _| g);
+            self.sum_product[channel] += sum_by_lanes(g, x_hat, |g, x| g * x);
         }
         *self.bias_gradient += &*self.sum;
         *self.weight_gradient += &*self.sum_product;

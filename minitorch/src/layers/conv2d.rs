@@ -35,7 +35,7 @@ use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
 use crate::layers::ModulePath;
-use crate::matrix::{Operand, gemm, resize_batch};
+use crate::matrix::{Operand, gemm, resize_batch, sum_by_lanes};
 use crate::{Batch, Layer, Mode, Parameter, Parameters};
 
 /// A convolution from `IN_CHANNELS` to `OUT_CHANNELS` channels with a `KERNEL × KERNEL` kernel,
@@ -228,7 +228,7 @@ impl<
                 for (channel, gradients) in gradients.chunks_exact(Self::POSITIONS).enumerate() {
                     let start = channel * stride + sample * Self::POSITIONS;
                     product[start..start + Self::POSITIONS].copy_from_slice(gradients);
-                    workspace.bias_gradient[channel] += gradients.iter().sum::<f32>();
+                    workspace.bias_gradient[channel] += sum_by_lanes(gradients, gradients, |g, _| g);
                 }
             }
             let (patches, product) =
