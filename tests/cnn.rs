@@ -238,6 +238,35 @@ fn a_convolution_gives_each_sample_the_same_output_in_any_batch() {
 }
 
 #[test]
+fn a_convolution_computes_its_formula_where_output_rows_and_columns_read_only_padding() {
+    // 2 channels of 4×5, kernel 2, stride 3, padding 2: output 3×3; the first output row and
+    // column read only padding for some kernel entries, the last column for others (the
+    // gradient check of this geometry is in `tests/gradcheck.rs`).
+    let mut rng = StdRng::seed_from_u64(32);
+    let mut conv = minitorch::Conv2d::<2, 3, 2, 3, 2, 4, 5, 40, 27>::new(&mut rng);
+    let input = Batch::<40>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let output = conv.forward(&input, Mode::Train).clone();
+    let pixel = |sample: usize, channel: usize, row: isize, column: isize| {
+        let inside = (0..4).contains(&row) && (0..5).contains(&column);
+        if inside { input[(channel * 20 + row as usize * 5 + column as usize, sample)] } else { 0.0 }
+    };
+    for (sample, out, y, x) in
+        (0..3).flat_map(|s| (0..3).flat_map(move |o| (0..9).map(move |p| (s, o, p / 3, p % 3))))
+    {
+        let mut expected = conv.bias[out];
+        for (channel, u, v) in (0..2).flat_map(|i| (0..2).flat_map(move |u| (0..2).map(move |v| (i, u, v)))) {
+            let (row, column) = ((y * 3 + u) as isize - 2, (x * 3 + v) as isize - 2);
+            expected += conv.weight[(out, channel * 4 + u * 2 + v)] * pixel(sample, channel, row, column);
+        }
+        let got = output[(out * 9 + y * 3 + x, sample)];
+        assert!(
+            (got - expected).abs() < 1e-6,
+            "sample {sample}, channel {out}, ({y}, {x}): {got} ≠ {expected}"
+        );
+    }
+}
+
+#[test]
 fn a_cnn_counts_its_parameters_and_shows_its_geometry() {
     let net = TinyCnn::new(&mut StdRng::seed_from_u64(32));
     assert_eq!(net.parameter_count(), 3 * 2 * 9 + 3 + 2 * 3 + 4 * 3 * 4 + 4 + 3 * 16 + 3);

@@ -56,6 +56,10 @@ fn convolution_with_stride_and_padding() {
     // Stride 1 without padding, a kernel as large as the image on one side.
     let layer = Conv2d::<1, 2, 3, 1, 0, 3, 4, 12, 4>::new(&mut StdRng::seed_from_u64(20));
     assert_passed("Conv2d 3×4", check_layer(&layer, &random_batch::<12>(2, 21), Mode::Train, check));
+    // Padding as wide as the kernel and a stride past it: some output rows and columns read only
+    // padding for some kernel entries.
+    let layer = Conv2d::<2, 3, 2, 3, 2, 4, 5, 40, 27>::new(&mut StdRng::seed_from_u64(22));
+    assert_passed("Conv2d stride 3", check_layer(&layer, &random_batch::<40>(3, 23), Mode::Train, check));
 }
 
 #[test]

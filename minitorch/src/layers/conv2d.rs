@@ -11,10 +11,13 @@
 //!
 //! (entries outside the image count as 0). Computed as a product by im2col: the patches of the
 //! samples become the columns of a matrix `X` (`C_in·K·K` rows, one column per output position
-//! of every sample), and `Y = W·X` with `W` as a `C_out × C_in·K·K` matrix. The batch is split in
-//! two halves, one per core, and each half into tiles of a few samples whose `X` stays in the
-//! core's cache between being written and being multiplied; backward rebuilds each tile's `X`
-//! rather than keeping the whole batch's (for the MNIST CNN's second layer, 13 MB a batch).
+//! of every sample), and `Y = W·X` with `W` as a `C_out × C_in·K·K` matrix. `X` is stored
+//! transposed, one output position after another for each patch entry `(i, u, v)`: with stride 1
+//! a row of the output then reads a run of a whole input row, where a patch stored whole would
+//! read `K` numbers at a time. The batch is split in two halves, one per core, and each half
+//! into tiles of a few samples whose `X` stays in the core's cache between being written and
+//! being multiplied; backward rebuilds each tile's `X` rather than keeping the whole batch's (for
+//! the MNIST CNN's second layer, 13 MB a batch).
 //!
 //! Backward, given `G = ∂L/∂Y` in the same layout:
 //!
@@ -151,26 +154,24 @@ impl<
     /// so once the batch size is stable nothing is allocated.
     fn prepare(workspace: &mut Workspace, samples: usize) {
         let columns = samples.min(Self::TILE) * Self::POSITIONS;
-        if workspace.patches.ncols() < columns || workspace.weight_gradient.ncols() != Self::PATCH {
-            workspace.patches = DMatrix::zeros(Self::PATCH, columns);
-            workspace.patch_gradient = DMatrix::zeros(Self::PATCH, columns);
+        if workspace.patches.nrows() < columns || workspace.weight_gradient.ncols() != Self::PATCH {
+            workspace.patches = DMatrix::zeros(columns, Self::PATCH);
+            workspace.patch_gradient = DMatrix::zeros(columns, Self::PATCH);
             workspace.product = DMatrix::zeros(columns, OUT_CHANNELS);
             workspace.weight_gradient = DMatrix::zeros(OUT_CHANNELS, Self::PATCH);
         }
     }
 
-    /// Writes the patches of the samples in `images` (one after another) into the first columns
-    /// of `patches` (im2col).
+    /// Writes `Xᵀ` of the samples in `images` (one after another) into the first rows of
+    /// `patches` (im2col).
     fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>) {
-        let per_sample = patches.as_mut_slice().chunks_exact_mut(Self::PATCH * Self::POSITIONS);
-        for (patches, image) in per_sample.zip(images.chunks_exact(IN)) {
-            // A whole kernel row inside the image is the common run: with its length known
-            // (`KERNEL`), the copy is a few moves instead of a `memmove` call per row (perf,
-            // `--arch resnet`: 20% of all cycles in such calls for 3-wide rows).
-            Self::for_each_patch_run(patches, |run, source| match source {
-                Some(start) if run.len() == KERNEL => run.copy_from_slice(&image[start..start + KERNEL]),
-                Some(start) => run.copy_from_slice(&image[start..start + run.len()]),
-                None if run.is_empty() => {}
+        for (sample, image) in images.chunks_exact(IN).enumerate() {
+            Self::for_each_patch_run(patches, sample, |run, source| match source {
+                Some(start) if STRIDE == 1 => run.copy_from_slice(&image[start..start + run.len()]),
+                Some(start) => {
+                    let source = image[start..].iter().step_by(STRIDE);
+                    run.iter_mut().zip(source).for_each(|(x, &value)| *x = value);
+                }
                 None => run.fill(0.0),
             });
         }
@@ -189,9 +190,9 @@ impl<
             let positions = images.len() / IN * Self::POSITIONS;
             Self::gather_patches(images, &mut workspace.patches);
             // Yᵀ = Xᵀ·Wᵀ: one row per output position of the tile's samples, one column per channel.
-            let patches = workspace.patches.columns(0, positions);
+            let patches = workspace.patches.rows(0, positions);
             let mut product = workspace.product.rows_mut(0, positions);
-            gemm(&mut product, Operand::of(&patches).transposed(), Operand::of(weight).transposed(), false);
+            gemm(&mut product, Operand::of(&patches), Operand::of(weight).transposed(), false);
             let computed = workspace.product.as_slice();
             for (sample, output) in outputs.chunks_exact_mut(OUT).enumerate() {
                 for (channel, values) in output.chunks_exact_mut(Self::POSITIONS).enumerate() {
@@ -232,32 +233,30 @@ impl<
                 }
             }
             let (patches, product) =
-                (workspace.patches.columns(0, positions), workspace.product.rows(0, positions));
+                (workspace.patches.rows(0, positions), workspace.product.rows(0, positions));
             gemm(
                 &mut workspace.weight_gradient,
                 Operand::of(&product).transposed(),
-                Operand::of(&patches).transposed(),
+                Operand::of(&patches),
                 true,
             );
             let Some(input_gradients) = input_gradients.as_deref_mut() else { continue };
-            // ∂L/∂X = Wᵀ·G, then col2im: every entry goes back to the input position it came from.
-            let mut patch_gradient = workspace.patch_gradient.columns_mut(0, positions);
-            gemm(
-                &mut patch_gradient,
-                Operand::of(weight).transposed(),
-                Operand::of(&product).transposed(),
-                false,
-            );
+            // (∂L/∂X)ᵀ = Gᵀ·W, then col2im: every entry goes back to the input position it came from.
+            let mut patch_gradient = workspace.patch_gradient.rows_mut(0, positions);
+            gemm(&mut patch_gradient, Operand::of(&product), Operand::of(weight), false);
             let images = &mut input_gradients[tile * Self::TILE * IN..][..images.len()];
             images.fill(0.0);
-            let per_sample =
-                workspace.patch_gradient.as_mut_slice().chunks_exact_mut(Self::PATCH * Self::POSITIONS);
-            for (patches, image) in per_sample.zip(images.chunks_exact_mut(IN)) {
-                Self::for_each_patch_run(patches, |run, source| {
-                    if let Some(start) = source {
+            for (sample, image) in images.chunks_exact_mut(IN).enumerate() {
+                Self::for_each_patch_run(&mut workspace.patch_gradient, sample, |run, source| match source {
+                    Some(start) if STRIDE == 1 => {
                         let target = &mut image[start..start + run.len()];
                         target.iter_mut().zip(&*run).for_each(|(x, &g)| *x += g);
                     }
+                    Some(start) => {
+                        let target = image[start..].iter_mut().step_by(STRIDE);
+                        target.zip(&*run).for_each(|(x, &g)| *x += g);
+                    }
+                    None => {}
                 });
             }
         }
@@ -290,33 +289,45 @@ impl<
         self.bias_gradient.iter_mut().zip(parts).for_each(|(total, (a, b))| *total += a + b);
     }
 
-    /// Calls `visit(run, source)` for every run of one sample's patches (position after
-    /// position) that lies on one input row: the run's slice and where it starts in the sample's
-    /// input, or `None` for a run in the padding. A run is part of one kernel row; a kernel row
-    /// that reaches into the padding is split into its parts.
-    fn for_each_patch_run(patches: &mut [f32], mut visit: impl FnMut(&mut [f32], Option<usize>)) {
-        let mut kernel_rows = patches.chunks_exact_mut(KERNEL);
-        for y in 0..Self::OUT_HEIGHT {
-            for x in 0..Self::OUT_WIDTH {
-                // The kernel's columns over the image (not the padding): `first..last`.
-                let left = x * STRIDE;
-                let first = PADDING.saturating_sub(left).min(KERNEL);
-                let last = (WIDTH + PADDING).saturating_sub(left).clamp(first, KERNEL);
-                for channel in 0..IN_CHANNELS {
-                    for kernel_row in 0..KERNEL {
-                        let part = kernel_rows.next().expect("one part per kernel row");
-                        let row = (y * STRIDE + kernel_row).checked_sub(PADDING).filter(|&row| row < HEIGHT);
-                        let Some(row) = row else {
-                            visit(part, None);
-                            continue;
-                        };
-                        let (before, rest) = part.split_at_mut(first);
-                        let (inside, after) = rest.split_at_mut(last - first);
-                        visit(before, None);
-                        visit(inside, Some(channel * HEIGHT * WIDTH + row * WIDTH + left + first - PADDING));
-                        visit(after, None);
-                    }
+    /// Calls `visit(run, source)` for every run of `Xᵀ` that belongs to sample `sample` of a tile
+    /// and to one output row: the run's slice and where its first entry comes from in the
+    /// sample's input (the next ones follow `STRIDE` apart), or `None` for a run in the padding.
+    ///
+    /// The patch entries `(i, u, v)` are visited from the last kernel row and column to the first.
+    /// An input position receives its gradients in col2im in this order, from the output positions
+    /// in reading order, as it did when each patch was stored whole; so the sums, and the training
+    /// run of a seed, are the same bits.
+    fn for_each_patch_run(
+        patches: &mut DMatrix<f32>,
+        sample: usize,
+        mut visit: impl FnMut(&mut [f32], Option<usize>),
+    ) {
+        let rows = patches.nrows();
+        let entries = patches.as_mut_slice().chunks_exact_mut(rows).enumerate();
+        for (entry, column) in entries.rev() {
+            let (channel, kernel_row, kernel_column) =
+                (entry / (KERNEL * KERNEL), entry / KERNEL % KERNEL, entry % KERNEL);
+            // The output columns whose input column lies in the image (not the padding): `first..last`.
+            let first = PADDING.saturating_sub(kernel_column).div_ceil(STRIDE).min(Self::OUT_WIDTH);
+            let last = (WIDTH + PADDING)
+                .saturating_sub(kernel_column)
+                .div_ceil(STRIDE)
+                .clamp(first, Self::OUT_WIDTH);
+            let positions = &mut column[sample * Self::POSITIONS..][..Self::POSITIONS];
+            for (y, row) in positions.chunks_exact_mut(Self::OUT_WIDTH).enumerate() {
+                let input_row = (y * STRIDE + kernel_row).checked_sub(PADDING).filter(|&row| row < HEIGHT);
+                let Some(input_row) = input_row else {
+                    visit(row, None);
+                    continue;
+                };
+                let (before, rest) = row.split_at_mut(first);
+                let (inside, after) = rest.split_at_mut(last - first);
+                visit(before, None);
+                if !inside.is_empty() {
+                    let input_column = first * STRIDE + kernel_column - PADDING;
+                    visit(inside, Some(channel * HEIGHT * WIDTH + input_row * WIDTH + input_column));
                 }
+                visit(after, None);
             }
         }
     }
@@ -424,11 +435,11 @@ impl<
 
 /// One core's buffers for a tile of samples.
 struct Workspace {
-    /// `X` of a tile: `C_in·K·K × (samples·positions)`.
+    /// `Xᵀ` of a tile: `(samples·positions) × C_in·K·K`.
     patches: DMatrix<f32>,
     /// `Yᵀ`, then `Gᵀ`, of a tile: `(samples·positions) × C_out`.
     product: DMatrix<f32>,
-    /// `∂L/∂X` of a tile, before col2im.
+    /// `(∂L/∂X)ᵀ` of a tile, before col2im.
     patch_gradient: DMatrix<f32>,
     /// This core's part of `∂L/∂W`.
     weight_gradient: DMatrix<f32>,
