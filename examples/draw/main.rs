@@ -25,9 +25,12 @@ struct Arguments {
     /// the network).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Worker threads, each classifying one request at a time.
+    /// Copies of the network, each classifying one request at a time.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Connections open at once, each on its own thread; more are answered 503 at once.
+    #[arg(long, default_value_t = 2048)]
+    connections: usize,
     /// Folder with the MNIST files, for the page's demo mode (`/?demo=N` redraws test image N).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"))]
     data_dir: PathBuf,
@@ -46,7 +49,8 @@ fn main() -> ExitCode {
         }
     };
     println!("serving http://{address}/ (Ctrl-C stops)");
-    let settings = Settings { workers: arguments.workers.max(1), queue: 64, data_dir: arguments.data_dir };
+    let settings =
+        Settings { workers: arguments.workers.max(1), connections: 2048, data_dir: arguments.data_dir };
     serve(listener, settings);
     ExitCode::SUCCESS
 }

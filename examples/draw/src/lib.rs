@@ -10,17 +10,22 @@
 //! - `GET /strokes?index=N` — pen strokes that redraw test image `N` on the page's canvas, for the
 //!   page's demo mode (`/?demo=N`) that the browser check uses.
 //!
-//! A request the server cannot serve gets a 4xx (5xx when it is busy) and a JSON body of one
-//! line, `{"error": "…"}`; nothing a client sends can stop the server. Limits: headers 16 KB,
-//! a body 4 MB, 10 s to send a request, and a bounded queue of connections waiting for a worker
-//! (more are turned away with 503).
+//! A request the server cannot serve gets a 4xx (503 when it is full) and a JSON body of one
+//! line, `{"error": "…"}`; nothing a client sends can stop the server, and clients that send
+//! nothing, or a byte at a time, cannot hold it up for others. Each connection has a thread of
+//! its own, so an idle client holds only its own thread; it has 10 s from connecting to send its
+//! whole request and 10 s to take the answer. The network's copies are lent to one request at a
+//! time. Limits, which bound the server's memory: the connections open at once (more get 503),
+//! a request head of 16 KB, a body of 4 MB, and 64 MB of bodies held across all connections
+//! (counted as bytes arrive, so a slow sender holds only what it has sent).
 //!
 //! Tests: the unit tests at the end of this file (requests in, JSON out, bad requests refused,
-//! a burst of concurrent clients).
+//! a burst of concurrent clients, a normal request answered while hundreds of clients idle or
+//! send a byte at a time).
 //!
 //! ```
 //! use minitorch_draw::{Classifier, Settings, read_request, respond};
-//! let settings = Settings { workers: 1, queue: 1, data_dir: "data/mnist".into() };
+//! let settings = Settings { workers: 1, connections: 1, data_dir: "data/mnist".into() };
 //! // A white 3×3 PGM: a blank drawing, refused with a reason.
 //! let request = read_request(&b"POST /classify HTTP/1.1\r\nContent-Length: 20\r\n\r\nP5 3 3 255\n\xff\xff\xff\xff\xff\xff\xff\xff\xff"[..]).unwrap();
 //! let response = respond(&request, &mut Classifier::pretrained(), &settings);
@@ -31,9 +36,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use minitorch::data::{Normalization, find_mnist_files, read_idx_images};
 use minitorch::image::GrayImage;
@@ -53,16 +58,23 @@ const PAGE: &str = include_str!("page.html");
 const MAX_HEAD: usize = 16 * 1024;
 /// The largest body accepted: a drawing is a few kilobytes, a photo a few megabytes.
 const MAX_BODY: usize = 4 * 1024 * 1024;
-/// How long a client may take to send its request, and to take the answer.
+/// The bytes of bodies held at once, across all connections.
+const MAX_BODIES: usize = 64 * 1024 * 1024;
+/// How long a client may take to send its whole request, and to take the answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Each connection's thread: it parses, classifies with a lent network and writes the answer;
+/// 256 KB is several times what that takes, and only the part used is ever mapped in.
+const CONNECTION_STACK: usize = 256 * 1024;
+/// The bytes of request bodies held now, by every server of the process.
+static BODIES_HELD: AtomicUsize = AtomicUsize::new(0);
 
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Worker threads, each classifying one request at a time.
+    /// Copies of the network, each lent to one request at a time.
     pub workers: usize,
-    /// Connections that may wait for a worker; more are answered 503 at once.
-    pub queue: usize,
+    /// Connections open at once, each with its own thread; more are answered 503 at once.
+    pub connections: usize,
     /// The MNIST files, for `/strokes`.
     pub data_dir: PathBuf,
 }
@@ -98,14 +110,55 @@ impl Response {
 }
 
 /// A parsed request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
     /// The path, with its query.
     pub target: String,
     /// The body (empty without `Content-Length`).
-    pub body: Vec<u8>,
+    pub body: Body,
+}
+
+/// A request's body, counted in the bytes of bodies the process holds until it is dropped.
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct Body(Vec<u8>);
+
+impl Body {
+    /// Reads `length` bytes from `reader`, taking each part from the process's budget for
+    /// bodies as it arrives.
+    fn read(reader: &mut impl Read, length: usize) -> Result<Self, Response> {
+        let mut body = Body(Vec::new());
+        let mut part = [0; 8 * 1024];
+        while body.0.len() < length {
+            let wanted = part.len().min(length - body.0.len());
+            let read = match reader.read(&mut part[..wanted]) {
+                Ok(0) => return Err(Response::error(400, "the body is shorter than its Content-Length")),
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(Response::error(408, &error.to_string())),
+            };
+            if BODIES_HELD.fetch_add(read, Ordering::SeqCst) + read > MAX_BODIES {
+                BODIES_HELD.fetch_sub(read, Ordering::SeqCst);
+                return Err(Response::error(503, "busy: too many uploads at once, try again"));
+            }
+            body.0.extend_from_slice(&part[..read]);
+        }
+        Ok(body)
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        BODIES_HELD.fetch_sub(self.0.len(), Ordering::SeqCst);
+    }
 }
 
 /// Reads one request from `stream`; a request that cannot be served is the response that
@@ -155,10 +208,7 @@ pub fn read_request(stream: impl Read) -> Result<Request, Response> {
     if length > MAX_BODY {
         return Err(Response::error(413, "the body is larger than 4 MB"));
     }
-    let mut body = vec![0; length];
-    reader
-        .read_exact(&mut body)
-        .map_err(|_| Response::error(400, "the body is shorter than its Content-Length"))?;
+    let body = Body::read(&mut reader, length)?;
     Ok(Request { method: method.to_string(), target: target.to_string(), body })
 }
 
@@ -238,7 +288,7 @@ fn strokes(query: &str, data_dir: &Path) -> Response {
 }
 
 /// Writes `response` and closes the connection, reading what the client still sends for at most
-/// `linger`.
+/// `linger` (not at all if it is zero).
 fn send(mut stream: TcpStream, response: &Response, linger: Duration) {
     let reason = match response.status {
         200 => "OK",
@@ -266,67 +316,131 @@ fn send(mut stream: TcpStream, response: &Response, linger: Duration) {
     // client before the answer does (a refused upload is refused before its body is read). So:
     // say that nothing more comes, and read what the client still sends, for a short while.
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(linger));
-    let _ = std::io::copy(&mut (&stream).take((MAX_HEAD + MAX_BODY) as u64), &mut std::io::sink());
+    if !linger.is_zero() {
+        let _ = stream.set_read_timeout(Some(linger));
+        let _ = std::io::copy(&mut (&stream).take((MAX_HEAD + MAX_BODY) as u64), &mut std::io::sink());
+    }
 }
 
 /// Serves connections from `listener` until the process ends.
 pub fn serve(listener: TcpListener, settings: Settings) {
-    let (sender, receiver) = sync_channel::<TcpStream>(settings.queue);
-    let receiver = Arc::new(Mutex::new(receiver));
+    let networks = Arc::new(Networks::new(settings.workers.max(1)));
     let settings = Arc::new(settings);
-    for _ in 0..settings.workers.max(1) {
-        let (receiver, settings) = (Arc::clone(&receiver), Arc::clone(&settings));
-        std::thread::spawn(move || {
-            let mut classifier = Classifier::pretrained();
-            loop {
-                // The lock is held only while waiting for the next connection.
-                let next = receiver.lock().map(|receiver| receiver.recv());
-                let Ok(Ok(stream)) = next else { return };
-                let _ = stream.set_read_timeout(Some(TIMEOUT));
-                let _ = stream.set_write_timeout(Some(TIMEOUT));
-                let response = match stream.try_clone().map(read_request) {
-                    Ok(Ok(request)) => respond(&request, &mut classifier, &settings),
-                    Ok(Err(refusal)) => refusal,
-                    Err(error) => Response::error(500, &error.to_string()),
-                };
-                send(stream, &response, Duration::from_secs(1));
-            }
-        });
-    }
-    accept(&listener, &sender);
-}
-
-/// Hands each connection to the workers, or turns it away when the queue is full.
-fn accept(listener: &TcpListener, sender: &SyncSender<TcpStream>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        if let Err(TrySendError::Full(stream)) = sender.try_send(stream) {
-            // On the accepting thread: a slow client may hold it only briefly.
-            let brief = Duration::from_millis(100);
-            let _ = stream.set_write_timeout(Some(brief));
-            send(stream, &Response::error(503, "busy: too many requests at once, try again"), brief);
+        if open.fetch_add(1, Ordering::SeqCst) >= settings.connections {
+            open.fetch_sub(1, Ordering::SeqCst);
+            refuse_at_once(stream);
+            continue;
         }
+        let (networks, settings, still_open) =
+            (Arc::clone(&networks), Arc::clone(&settings), Arc::clone(&open));
+        let connection = move || {
+            answer(stream, &networks, &settings);
+            still_open.fetch_sub(1, Ordering::SeqCst);
+        };
+        if std::thread::Builder::new().stack_size(CONNECTION_STACK).spawn(connection).is_err() {
+            // The system has no thread to give; the connection was dropped with the closure.
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Reads one request from `stream` within [`TIMEOUT`] of its arrival, answers it and closes.
+fn answer(stream: TcpStream, networks: &Networks, settings: &Settings) {
+    let _ = stream.set_write_timeout(Some(TIMEOUT));
+    let deadline = Instant::now() + TIMEOUT;
+    let response = match read_request(Deadline { stream: &stream, deadline }) {
+        Ok(request) => networks.lend(|classifier| respond(&request, classifier, settings)),
+        Err(refusal) => refusal,
+    };
+    send(stream, &response, Duration::from_secs(1));
+}
+
+/// Turns a connection away on the accepting thread, without waiting for the client: the
+/// answer goes out if the socket takes it at once.
+fn refuse_at_once(stream: TcpStream) {
+    let response = Response::error(503, "busy: too many connections at once, try again");
+    let _ = stream.set_nonblocking(true);
+    send(stream, &response, Duration::ZERO);
+}
+
+/// A stream whose reads fail once `deadline` has passed, however the client paces its bytes.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::ErrorKind::{TimedOut, WouldBlock};
+        let too_late = || std::io::Error::new(TimedOut, "the request took longer than 10 s");
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(too_late());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        // A read that times out says `WouldBlock` on Unix and `TimedOut` on Windows.
+        self.stream
+            .read(buffer)
+            .map_err(|error| if matches!(error.kind(), TimedOut | WouldBlock) { too_late() } else { error })
+    }
+}
+
+/// The copies of the network, lent to one request at a time.
+struct Networks {
+    idle: Mutex<Vec<Classifier>>,
+    returned: Condvar,
+}
+
+impl Networks {
+    fn new(copies: usize) -> Self {
+        Self {
+            idle: Mutex::new((0..copies).map(|_| Classifier::pretrained()).collect()),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// Runs `work` with a copy, waiting for one to come back if all are lent.
+    fn lend<R>(&self, work: impl FnOnce(&mut Classifier) -> R) -> R {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut classifier = loop {
+            match idle.pop() {
+                Some(classifier) => break classifier,
+                None => idle = self.returned.wait(idle).unwrap_or_else(PoisonError::into_inner),
+            }
+        };
+        drop(idle);
+        let result = work(&mut classifier);
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(classifier);
+        self.returned.notify_one();
+        result
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn settings() -> Settings {
         Settings {
             workers: 2,
-            queue: 16,
+            connections: 64,
             data_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
         }
     }
 
     /// A server on a free loopback port, for the rest of the test process.
     fn start() -> std::net::SocketAddr {
+        start_with(settings())
+    }
+
+    fn start_with(settings: Settings) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
-        std::thread::spawn(move || serve(listener, settings()));
+        std::thread::spawn(move || serve(listener, settings));
         address
     }
 
@@ -434,5 +548,65 @@ mod tests {
         assert!(statuses.iter().all(|&status| status == 200 || status == 503), "{statuses:?}");
         assert!(statuses.iter().filter(|&&status| status == 200).count() >= 16, "{statuses:?}");
         assert_eq!(post(address, &picture).0, 200, "the server answers after the burst");
+    }
+
+    #[test]
+    fn a_request_is_answered_while_hundreds_of_clients_idle_or_send_a_byte_at_a_time() {
+        // 400 connections: the test process holds both ends of each, within the usual limit of
+        // 1,024 open files.
+        let address = start_with(Settings { connections: 512, ..settings() });
+        let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(address).unwrap()).collect();
+        let mut slow: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(address).unwrap()).collect();
+        for (step, byte) in b"POST /classify HTTP/1.1\r\n".iter().take(3).enumerate() {
+            for stream in &mut slow {
+                stream.write_all(&[*byte]).unwrap();
+            }
+            if step == 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let asked = Instant::now();
+        let (status, body) = post(address, &test_image_pgm(3));
+        // Well within the 10 s every one of the others may take: nobody waited for them.
+        assert!(asked.elapsed() < Duration::from_secs(5), "answered after {:?}", asked.elapsed());
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(exchange(address, b"GET / HTTP/1.1\r\n\r\n").0, 200);
+        drop((idle, slow));
+    }
+
+    #[test]
+    fn more_connections_than_allowed_are_refused_at_once() {
+        let address = start_with(Settings { connections: 2, ..settings() });
+        let _held = [TcpStream::connect(address).unwrap(), TcpStream::connect(address).unwrap()];
+        // Until the server has counted both, a third may still get through; then it is refused.
+        let refused = (0..100).find_map(|_| {
+            let (status, body) = exchange(address, b"GET / HTTP/1.1\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(10));
+            (status == 503).then_some(body)
+        });
+        assert!(refused.is_some_and(|body| body.contains("too many connections")));
+    }
+
+    #[test]
+    fn a_client_that_sends_a_byte_at_a_time_is_cut_off_at_its_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        // Every byte arrives well within a read timeout of 300 ms; the whole never does.
+        let sender = std::thread::spawn(move || {
+            for _ in 0..20 {
+                if client.write_all(b"a").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let mut reader =
+            Deadline { stream: &server_side, deadline: Instant::now() + Duration::from_millis(300) };
+        let mut received = Vec::new();
+        let error = reader.read_to_end(&mut received).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut, "{error}");
+        assert!(received.len() < 20, "read {} bytes", received.len());
+        sender.join().unwrap();
     }
 }
