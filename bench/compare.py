@@ -107,7 +107,7 @@ def main():
             common = ["--epochs", str(a.resnet_epochs), "--batch-size", "64"]
             output, _ = run(PYTORCH + ["train", "--arch", "resnet", "--opt", "adam", "--threads", "2"] + common)
             seconds["pytorch"] += epoch_seconds(output)
-            output, _ = run([MNIST_MLP, "--arch", "resnet", "--optimizer", "adam", "--schedule", "constant",
+            output, _ = run([MNIST_MLP, "--arch", "resnet", "--optimizer", "adam", "--schedule", "constant", "--shift", "0",
                              "--out", os.path.join(ROOT, "runs", "bench-resnet")] + common)
             seconds["minitorch"] += epoch_seconds(output)
         rows.append(("training resnet, batch 64, Adam (s/epoch)", statistics.median(seconds["pytorch"]),

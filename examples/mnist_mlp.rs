@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use minitorch::checkpoint;
-use minitorch::data::{Dataset, Mnist, Normalization, find_mnist_files, read_idx_images};
+use minitorch::data::{Dataset, Mnist, Normalization, RandomShift, find_mnist_files, read_idx_images};
 use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::plot::{plot_comparison, plot_convergence};
 use minitorch::prelude::*;
@@ -114,6 +114,14 @@ impl Architecture {
         if self == Architecture::Resnet { 0.05 } else { AdamWConfig::default().weight_decay }
     }
 
+    /// Random shifts of the training images: up to 1 pixel each way for the resnet, which
+    /// overfits Fashion-MNIST even with weight decay (train accuracy 0.96 against 0.925 on
+    /// validation after 10 epochs); none otherwise. Chosen by validation accuracy on both data
+    /// sets among shifts of 0, 1 and 2 (see README).
+    fn default_shift(self) -> usize {
+        if self == Architecture::Resnet { 1 } else { 0 }
+    }
+
     /// 10 for the multilayer perceptrons and the resnet, 3 for the other convolutional
     /// networks. The resnet's are those of PyTorch's run of the same network on Fashion-MNIST
     /// (Adam, cosine schedule, 10 epochs: 0.9205).
@@ -179,6 +187,10 @@ struct Arguments {
     /// Learning-rate schedule over the epochs.
     #[arg(long, value_enum, default_value = "cosine")]
     schedule: LearningRateSchedule,
+    /// Move each training image by a random whole number of pixels, up to this many each way,
+    /// every epoch (default: 1 for resnet, 0 otherwise).
+    #[arg(long)]
+    shift: Option<usize>,
     /// Seeds initialisation, dropout, the validation split and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -198,7 +210,7 @@ struct Arguments {
     /// Continue the stopped run in this folder, with its own settings (no other training flags).
     #[arg(long, conflicts_with_all = [
         "arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-        "seed", "out", "compare", "predict",
+        "shift", "seed", "out", "compare", "predict",
     ])]
     resume: Option<PathBuf>,
     /// Instead of training: classify every image of this IDX image file with `--model`.
@@ -229,6 +241,10 @@ impl Arguments {
 
     fn optimizer(&self, architecture: Architecture) -> OptimizerKind {
         self.optimizer.unwrap_or(architecture.default_optimizer())
+    }
+
+    fn shift(&self, architecture: Architecture) -> usize {
+        self.shift.unwrap_or(architecture.default_shift())
     }
 }
 
@@ -284,6 +300,10 @@ fn train<N: Network<784, 10> + Send>(
         completed_epochs,
         stop_after_epoch: arguments.stop_after,
         state_file: Some(state_file),
+        shift: match arguments.shift(architecture) {
+            0 => None,
+            max => Some(RandomShift { max, width: 28 }),
+        },
     };
     let parameters = network.parameter_count();
     let start = Instant::now();
@@ -421,6 +441,7 @@ fn write_arguments(arguments: &Arguments, out: &Path) -> Result<(), Error> {
             "--schedule={}",
             arguments.schedule.to_possible_value().expect("no skipped values").get_name()
         ),
+        format!("--shift={}", arguments.shift(arguments.arch)),
         format!("--seed={}", arguments.seed),
     ];
     words.extend(arguments.lr.map(|lr| format!("--lr={lr}")));

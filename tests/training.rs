@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use minitorch::checkpoint;
-use minitorch::data::{Dataset, Mnist};
+use minitorch::data::{Dataset, Mnist, RandomShift};
 use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
@@ -93,7 +93,9 @@ fn a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does() {
     let folder = tempfile::tempdir().unwrap();
     let state = folder.path().join("training_state.safetensors");
     let adam = || Adam::new(AdamConfig { learning_rate: 0.003, ..AdamConfig::default() }).unwrap();
-    let base = TrainingConfig { schedule: Schedule::Cosine, ..config(4) };
+    // With random shifts too: they are drawn per epoch, so the resumed run draws the same.
+    let shift = Some(RandomShift { max: 2, width: 28 });
+    let base = TrainingConfig { schedule: Schedule::Cosine, shift, ..config(4) };
 
     let (mut straight, mut straight_optimizer) = (Small::new(&mut StdRng::seed_from_u64(6)), adam());
     let straight_history =
@@ -114,6 +116,27 @@ fn a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does() {
     assert_eq!(checkpoint::to_bytes(&mut resumed).unwrap(), checkpoint::to_bytes(&mut straight).unwrap());
     assert_eq!(without_time(resumed_history), without_time(straight_history[2..].to_vec()));
     assert_eq!(optimizer.state(), straight_optimizer.state());
+}
+
+#[test]
+fn random_shifts_change_what_the_network_sees_and_are_checked_against_the_image() {
+    let (train, held_out) = subset();
+    let run = |shift| {
+        let mut net = Small::new(&mut StdRng::seed_from_u64(8));
+        let config = TrainingConfig { shift, ..config(1) };
+        fit(&mut net, &mut sgd(0.05), &train, &held_out, &config, |_| {}).map(without_time)
+    };
+    let plain = run(None).unwrap();
+    let shifted = run(Some(RandomShift { max: 2, width: 28 })).unwrap();
+    assert_ne!(plain, shifted);
+    assert!(shifted[0].validation_accuracy > 0.7, "{shifted:?}");
+    // A run draws the same shifts each time.
+    assert_eq!(run(Some(RandomShift { max: 2, width: 28 })).unwrap(), shifted);
+
+    let error = run(Some(RandomShift { max: 2, width: 27 })).unwrap_err().to_string();
+    assert!(error.contains("shift") && error.contains("784 pixels per image are not rows of 27"), "{error}");
+    let error = run(Some(RandomShift { max: 14, width: 28 })).unwrap_err().to_string();
+    assert!(error.contains("up to 14 pixels each way leaves nothing of a 28 × 28 image"), "{error}");
 }
 
 #[test]

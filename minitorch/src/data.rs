@@ -15,9 +15,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, RngExt, SeedableRng};
 
 use crate::{Batch, Error};
 
@@ -279,6 +279,81 @@ impl Dataset {
     }
 }
 
+/// Random translations of the training images (data augmentation): every image of every epoch
+/// moves by its own whole number of pixels, drawn uniformly from `−max..=max` down and across
+/// independently, and the part of the frame it uncovers is background (pixel value 0). The
+/// network then sees each picture in a few positions, as the test set's pictures are not all
+/// centred alike, and fits the training images' exact pixels less.
+///
+/// ```
+/// use minitorch::data::RandomShift;
+/// use minitorch::train::TrainingConfig;
+/// // 28 × 28 images, moved by up to 2 pixels each way.
+/// let config = TrainingConfig { shift: Some(RandomShift { max: 2, width: 28 }), ..TrainingConfig::default() };
+/// # let _ = config;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RandomShift {
+    /// The largest move, in pixels, each way.
+    pub max: usize,
+    /// The images' width in pixels; their height is the pixel count over it.
+    pub width: usize,
+}
+
+impl RandomShift {
+    /// Checks that images of `pixels` numbers are `width` wide and more than `2·max` each way.
+    pub(crate) fn check(self, pixels: usize) -> Result<(), Error> {
+        let reason = if self.width == 0 || !pixels.is_multiple_of(self.width) {
+            format!("{pixels} pixels per image are not rows of {} pixels", self.width)
+        } else if 2 * self.max >= self.width.min(pixels / self.width) {
+            format!(
+                "a move of up to {} pixels each way leaves nothing of a {} × {} image",
+                self.max,
+                pixels / self.width,
+                self.width
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::InvalidSetting { name: "shift", reason })
+    }
+
+    /// Moves every image (column) of `batch` by its own offset drawn from `rng`; `background`
+    /// is the pixel value 0 after normalisation, and `scratch` a buffer reused from call to call.
+    pub(crate) fn apply<const N: usize>(
+        self,
+        batch: &mut Batch<N>,
+        background: f32,
+        rng: &mut impl Rng,
+        scratch: &mut Vec<f32>,
+    ) {
+        let (width, height) = (self.width, N / self.width);
+        // Drawn as u32, which every platform samples alike.
+        let mut offset = || rng.random_range(0..=2 * self.max as u32) as isize - self.max as isize;
+        for image in batch.as_mut_slice().chunks_exact_mut(N) {
+            let (down, across) = (offset(), offset());
+            scratch.clear();
+            scratch.extend_from_slice(image);
+            for (row, pixels) in image.chunks_exact_mut(width).enumerate() {
+                let source_row = row as isize - down;
+                if !(0..height as isize).contains(&source_row) {
+                    pixels.fill(background);
+                    continue;
+                }
+                let source = &scratch[source_row as usize * width..][..width];
+                for (column, pixel) in pixels.iter_mut().enumerate() {
+                    let source_column = column as isize - across;
+                    *pixel = if (0..width as isize).contains(&source_column) {
+                        source[source_column as usize]
+                    } else {
+                        background
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// The four files of MNIST-format data in one folder: `train-images-idx3-ubyte`,
 /// `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each with or
 /// without `.gz`.
@@ -358,5 +433,51 @@ impl Mnist {
             data.normalization = normalization;
         }
         Ok(Self { train, validation, test })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each image of a batch, shifted, is the original moved by one offset within `max`, with
+    /// background where it uncovered the frame; and over many images every offset occurs.
+    #[test]
+    fn a_random_shift_moves_each_image_by_its_own_offset() {
+        const WIDTH: usize = 5;
+        const HEIGHT: usize = 4;
+        let shift = RandomShift { max: 1, width: WIDTH };
+        let original = |pixel: usize| pixel as f32 + 1.0;
+        let mut batch = Batch::<{ WIDTH * HEIGHT }>::from_fn(200, |pixel, _| original(pixel));
+        let mut rng = StdRng::seed_from_u64(3);
+        shift.apply(&mut batch, -9.0, &mut rng, &mut Vec::new());
+        let mut seen = std::collections::BTreeSet::new();
+        for image in batch.column_iter() {
+            let explains = |down: isize, across: isize| {
+                (0..HEIGHT * WIDTH).all(|pixel| {
+                    let (row, column) = ((pixel / WIDTH) as isize - down, (pixel % WIDTH) as isize - across);
+                    let inside = (0..HEIGHT as isize).contains(&row) && (0..WIDTH as isize).contains(&column);
+                    let expected =
+                        if inside { original(row as usize * WIDTH + column as usize) } else { -9.0 };
+                    image[pixel] == expected
+                })
+            };
+            let offsets: Vec<(isize, isize)> =
+                (-1..=1).flat_map(|down| (-1..=1).map(move |across| (down, across))).collect();
+            let found = offsets.into_iter().find(|&(down, across)| explains(down, across));
+            seen.insert(found.expect("every image is the original, moved by at most 1 each way"));
+        }
+        assert_eq!(seen.len(), 9, "{seen:?}");
+    }
+
+    #[test]
+    fn a_random_shift_must_fit_the_image() {
+        assert!(RandomShift { max: 1, width: 5 }.check(20).is_ok());
+        assert!(RandomShift { max: 1, width: 3 }.check(20).is_err());
+        assert!(RandomShift { max: 0, width: 0 }.check(20).is_err());
+        // 4 × 5 and 5 × 4 images: a move of 2 each way spans the 4 rows, or the 4 columns.
+        assert!(RandomShift { max: 2, width: 5 }.check(20).is_err());
+        assert!(RandomShift { max: 2, width: 4 }.check(20).is_err());
+        assert!(RandomShift { max: 1, width: 4 }.check(20).is_ok());
     }
 }

@@ -59,6 +59,14 @@ pub enum Error {
         /// What it must be.
         reason: &'static str,
     },
+    /// A training setting that cannot work with the data or the network.
+    #[error("invalid training setting {name}: {reason}")]
+    InvalidSetting {
+        /// The setting's name.
+        name: &'static str,
+        /// Why it cannot work.
+        reason: String,
+    },
     /// A data file that is missing, unreadable or not what it claims to be.
     #[error("{}: {problem}", path.display())]
     Data {

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, RandomShift};
 use crate::{Batch, CrossEntropy, Error, Mode, Network, Optimizer, checkpoint, predicted_classes};
 
 /// How to train.
@@ -38,10 +38,13 @@ pub struct TrainingConfig {
     /// [`checkpoint::save_training_state`]), so that the run can be resumed; `None` saves
     /// nothing.
     pub state_file: Option<PathBuf>,
+    /// Random translations of the training images, drawn from the seed and the epoch (so a
+    /// resumed run draws what the whole run would have); `None` trains on the images as they are.
+    pub shift: Option<RandomShift>,
 }
 
 impl Default for TrainingConfig {
-    /// 10 epochs of batches of 64, seed 0, a constant learning rate, nothing saved.
+    /// 10 epochs of batches of 64, seed 0, a constant learning rate, nothing saved, no shifts.
     fn default() -> Self {
         Self {
             epochs: 10,
@@ -51,6 +54,7 @@ impl Default for TrainingConfig {
             completed_epochs: 0,
             stop_after_epoch: None,
             state_file: None,
+            shift: None,
         }
     }
 }
@@ -192,6 +196,14 @@ where
     if train.is_empty() {
         return Err(Error::EmptyBatch { what: "training (no training images)" });
     }
+    if let Some(shift) = config.shift {
+        shift.check(IN)?;
+    }
+    let background = {
+        let normalization = train.normalization();
+        -normalization.mean / normalization.std
+    };
+    let mut scratch = Vec::new();
     let initial_learning_rate = optimizer.learning_rate();
     let mut criterion = CrossEntropy::<C>::new();
     let mut order: Vec<usize> = Vec::with_capacity(train.len());
@@ -210,12 +222,17 @@ where
         if config.batch_size > 1 && batches.last().is_some_and(|last| last.len() == 1) {
             batches.pop();
         }
+        // Its own stream, so that the shuffle above stays what it was without shifts.
+        let mut shifts = StdRng::seed_from_u64(epoch_seed(config.seed, epoch) ^ SHIFT_STREAM);
         observe(Progress::EpochStarted { epoch, batches: batches.len() });
         network.train();
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (index, indices) in batches.iter().enumerate() {
             train.fill_batch(indices, &mut inputs, &mut labels)?;
+            if let Some(shift) = config.shift {
+                shift.apply(&mut inputs, background, &mut shifts, &mut scratch);
+            }
             let logits = network.forward(&inputs)?;
             correct += predicted_classes(logits).zip(&labels).filter(|(p, l)| p == *l).count();
             let loss = criterion.forward(logits, &labels)?;
@@ -252,6 +269,9 @@ where
     }
     Ok(history)
 }
+
+/// Set apart the random shifts' seed of an epoch from its shuffling seed.
+const SHIFT_STREAM: u64 = 0x5348_4946_5453_5f31;
 
 /// The shuffling seed of `epoch`, from the run's seed alone.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
