@@ -315,6 +315,37 @@ net! {
     /// A branch with batch normalisation, one with dropout: buffers, generators and batch checks
     /// inside a `Concat`.
     struct BranchState< Linear(3, 4), Concat(BatchNorm1d(4); Dropout(0.5), Linear(4, 2)), Linear(6, 2) >
+
+    /// A projection shortcut with batch normalisation, beside a body with dropout.
+    struct ResidualState< Linear(3, 4),
+        Residual(Dropout(0.5), Linear(4, 3); shortcut: Linear(4, 3), BatchNorm1d(3)), Linear(3, 2) >
+
+    /// A block that comes first: no input gradient is asked of it, but its shortcut's parameters
+    /// still need theirs.
+    struct ResidualFirst< Input(2, 4, 4), Residual(Conv2d(2, 3, 3, padding = 1), Tanh; shortcut: Conv2d(2, 3, 1)),
+        Flatten, Linear(48, 2) >
+}
+
+#[test]
+fn what_a_residual_holds_is_reached_through_it() {
+    let mut net = ResidualState::new(&mut StdRng::seed_from_u64(8));
+    assert_eq!(net.parameter_count(), (3 * 4 + 4) + (4 * 3 + 3) + (4 * 3 + 3) + 2 * 3 + (3 * 2 + 2));
+    let mut generators = Vec::new();
+    net.visit_random_state(&mut |r| generators.push(r.path.join("generator")));
+    assert_eq!(generators, ["1.body.0.generator"]);
+    // Batch normalisation in the shortcut refuses one sample in training.
+    let error = net.forward(&Batch::<3>::zeros(1)).unwrap_err();
+    assert!(error.to_string().contains("batch normalisation"), "{error}");
+    net.forward(&Batch::<3>::zeros(2)).unwrap();
+}
+
+#[test]
+fn a_block_that_comes_first_still_gives_its_shortcut_gradients() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let input = Batch::<32>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+    let report =
+        check_network(&ResidualFirst::new(&mut rng), &input, &[0, 1, 1], GradientCheck::default()).unwrap();
+    assert!(report.passed(1e-2), "ResidualFirst: {report}");
 }
 
 #[test]
