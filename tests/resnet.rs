@@ -131,9 +131,10 @@ fn average_pooling_takes_pytorchs_windows_and_bins() {
     // Backward spreads each gradient evenly over its window; the centre is in all four.
     let back = pool.backward(&image, &Batch::<4>::from_element(1, 9.0));
     assert_eq!((back[0], back[2], back[12], back[4], back[24]), (1.0, 2.0, 4.0, 1.0, 1.0));
-    // No parameters, and its geometry in `Debug`.
-    assert_eq!(pool.parameter_count(), 0);
+    // No parameters, and their geometry in `Debug`.
+    assert_eq!((pool.parameter_count(), adaptive.parameter_count()), (0, 0));
     assert_eq!(format!("{pool:?}"), "AvgPool2d(3, stride = 2) on 1×5×5");
+    assert_eq!(format!("{adaptive:?}"), "AdaptiveAvgPool2d(3) on 1×5×5");
 }
 
 #[test]
