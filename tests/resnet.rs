@@ -142,7 +142,12 @@ fn tensors_have_pytorch_names_under_their_blocks() {
     let fixture = fixture();
     let mut net = TinyResNet::new(&mut StdRng::seed_from_u64(0));
     let mut ours = Vec::new();
-    net.visit_parameters(&mut |p| ours.push(p.full_name()));
+    let mut paths = Vec::new();
+    net.visit_parameters(&mut |p| {
+        ours.push(p.full_name());
+        paths.push(format!("{:?}", p.path));
+    });
+    assert_eq!(paths[4], "ModulePath(3.body.0)", "{paths:?}");
     net.visit_buffers(&mut |b| {
         if !b.name.ends_with("num_batches_tracked") {
             ours.push(b.full_name());
