@@ -101,6 +101,9 @@ impl<
     pub const OUT_WIDTH: usize = (WIDTH + 2 * PADDING - KERNEL) / STRIDE + 1;
     /// Output positions per channel.
     const POSITIONS: usize = Self::OUT_HEIGHT * Self::OUT_WIDTH;
+    /// Height and width of the input with its padding.
+    const PADDED_HEIGHT: usize = HEIGHT + 2 * PADDING;
+    const PADDED_WIDTH: usize = WIDTH + 2 * PADDING;
     /// Numbers in one patch: `C_in·K·K`.
     const PATCH: usize = IN_CHANNELS * KERNEL * KERNEL;
     /// PyTorch's shape of the weight.
@@ -154,27 +157,84 @@ impl<
     /// so once the batch size is stable nothing is allocated.
     fn prepare(workspace: &mut Workspace, samples: usize) {
         let columns = samples.min(Self::TILE) * Self::POSITIONS;
+        let padded = if PADDING == 0 { 0 } else { IN_CHANNELS * Self::PADDED_HEIGHT * Self::PADDED_WIDTH };
         if workspace.patches.nrows() < columns || workspace.weight_gradient.ncols() != Self::PATCH {
             workspace.patches = DMatrix::zeros(columns, Self::PATCH);
             workspace.patch_gradient = DMatrix::zeros(columns, Self::PATCH);
             workspace.product = DMatrix::zeros(columns, OUT_CHANNELS);
             workspace.weight_gradient = DMatrix::zeros(OUT_CHANNELS, Self::PATCH);
         }
+        if workspace.padded_image.len() != padded {
+            workspace.padded_image = vec![0.0; padded];
+            workspace.padded_gradient = vec![0.0; padded];
+        }
     }
 
     /// Writes `Xᵀ` of the samples in `images` (one after another) into the first rows of
-    /// `patches` (im2col).
-    fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>) {
+    /// `patches` (im2col). Each run of `Xᵀ` (one patch entry, one output row) reads one row of
+    /// the padded image: `OUT_WIDTH` numbers `STRIDE` apart, a copy of fixed length.
+    fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>, padded_image: &mut [f32]) {
+        let rows = patches.nrows();
         for (sample, image) in images.chunks_exact(IN).enumerate() {
-            Self::for_each_patch_run(patches, sample, |run, source| match source {
-                Some(start) if STRIDE == 1 => run.copy_from_slice(&image[start..start + run.len()]),
-                Some(start) => {
-                    let source = image[start..].iter().step_by(STRIDE);
-                    run.iter_mut().zip(source).for_each(|(x, &value)| *x = value);
+            let padded = Self::pad(image, padded_image);
+            for (entry, column) in patches.as_mut_slice().chunks_exact_mut(rows).enumerate() {
+                let positions = &mut column[sample * Self::POSITIONS..][..Self::POSITIONS];
+                for (y, run) in positions.chunks_exact_mut(Self::OUT_WIDTH).enumerate() {
+                    let source = &padded[Self::run_start(entry, y)..];
+                    if STRIDE == 1 {
+                        run.copy_from_slice(&source[..Self::OUT_WIDTH]);
+                    } else {
+                        run.iter_mut().zip(source.iter().step_by(STRIDE)).for_each(|(x, &value)| *x = value);
+                    }
                 }
-                None => run.fill(0.0),
-            });
+            }
         }
+    }
+
+    /// `image` with `PADDING` zeros around each channel, written into `padded` (whose border is
+    /// never written, so stays zero); `image` itself when there is no padding.
+    fn pad<'a>(image: &'a [f32], padded: &'a mut [f32]) -> &'a [f32] {
+        if PADDING == 0 {
+            return image;
+        }
+        let channels = padded.chunks_exact_mut(Self::PADDED_HEIGHT * Self::PADDED_WIDTH);
+        for (padded, channel) in channels.zip(image.chunks_exact(HEIGHT * WIDTH)) {
+            let rows = padded[PADDING * Self::PADDED_WIDTH..].chunks_exact_mut(Self::PADDED_WIDTH);
+            for (padded, row) in rows.zip(channel.chunks_exact(WIDTH)) {
+                padded[PADDING..PADDING + WIDTH].copy_from_slice(row);
+            }
+        }
+        padded
+    }
+
+    /// col2im for one sample: adds each entry of `(∂L/∂X)ᵀ`'s runs to the position of the
+    /// padded image it came from, in `padded_gradient`, which must start at zero.
+    ///
+    /// The patch entries `(i, u, v)` are visited from the last kernel row and column to the
+    /// first, and the output rows in reading order: each input position receives its gradients
+    /// in the order it did when each patch was stored whole, so the sums, and the training run
+    /// of a seed, are the same bits.
+    fn scatter_patch_gradients(patch_gradient: &DMatrix<f32>, sample: usize, padded_gradient: &mut [f32]) {
+        let rows = patch_gradient.nrows();
+        for (entry, column) in patch_gradient.as_slice().chunks_exact(rows).enumerate().rev() {
+            let positions = &column[sample * Self::POSITIONS..][..Self::POSITIONS];
+            for (y, run) in positions.chunks_exact(Self::OUT_WIDTH).enumerate() {
+                let target = &mut padded_gradient[Self::run_start(entry, y)..];
+                if STRIDE == 1 {
+                    target[..Self::OUT_WIDTH].iter_mut().zip(run).for_each(|(x, &g)| *x += g);
+                } else {
+                    target.iter_mut().step_by(STRIDE).zip(run).for_each(|(x, &g)| *x += g);
+                }
+            }
+        }
+    }
+
+    /// Where, in the padded image of one sample, the run of patch entry `entry` for output row
+    /// `y` starts.
+    fn run_start(entry: usize, y: usize) -> usize {
+        let (channel, kernel_row, kernel_column) =
+            (entry / (KERNEL * KERNEL), entry / KERNEL % KERNEL, entry % KERNEL);
+        (channel * Self::PADDED_HEIGHT + y * STRIDE + kernel_row) * Self::PADDED_WIDTH + kernel_column
     }
 
     /// Forward for the samples of `inputs` into `outputs`, tile by tile, on the current thread.
@@ -188,7 +248,7 @@ impl<
         let stride = workspace.product.nrows();
         for (images, outputs) in inputs.chunks(Self::TILE * IN).zip(outputs.chunks_mut(Self::TILE * OUT)) {
             let positions = images.len() / IN * Self::POSITIONS;
-            Self::gather_patches(images, &mut workspace.patches);
+            Self::gather_patches(images, &mut workspace.patches, &mut workspace.padded_image);
             // Yᵀ = Xᵀ·Wᵀ: one row per output position of the tile's samples, one column per channel.
             let patches = workspace.patches.rows(0, positions);
             let mut product = workspace.product.rows_mut(0, positions);
@@ -222,7 +282,7 @@ impl<
         let tiles = inputs.chunks(Self::TILE * IN).zip(gradients.chunks(Self::TILE * OUT));
         for (tile, (images, gradients)) in tiles.enumerate() {
             let positions = images.len() / IN * Self::POSITIONS;
-            Self::gather_patches(images, &mut workspace.patches);
+            Self::gather_patches(images, &mut workspace.patches, &mut workspace.padded_image);
             // Gᵀ in the layout of Yᵀ.
             let product = workspace.product.as_mut_slice();
             for (sample, gradients) in gradients.chunks_exact(OUT).enumerate() {
@@ -245,19 +305,27 @@ impl<
             let mut patch_gradient = workspace.patch_gradient.rows_mut(0, positions);
             gemm(&mut patch_gradient, Operand::of(&product), Operand::of(weight), false);
             let images = &mut input_gradients[tile * Self::TILE * IN..][..images.len()];
-            images.fill(0.0);
             for (sample, image) in images.chunks_exact_mut(IN).enumerate() {
-                Self::for_each_patch_run(&mut workspace.patch_gradient, sample, |run, source| match source {
-                    Some(start) if STRIDE == 1 => {
-                        let target = &mut image[start..start + run.len()];
-                        target.iter_mut().zip(&*run).for_each(|(x, &g)| *x += g);
-                    }
-                    Some(start) => {
-                        let target = image[start..].iter_mut().step_by(STRIDE);
-                        target.zip(&*run).for_each(|(x, &g)| *x += g);
-                    }
-                    None => {}
-                });
+                if PADDING == 0 {
+                    image.fill(0.0);
+                    Self::scatter_patch_gradients(&workspace.patch_gradient, sample, image);
+                } else {
+                    let padded = &mut workspace.padded_gradient;
+                    padded.fill(0.0);
+                    Self::scatter_patch_gradients(&workspace.patch_gradient, sample, padded);
+                    Self::unpad(padded, image);
+                }
+            }
+        }
+    }
+
+    /// Copies the inside of a padded image into `image`.
+    fn unpad(padded: &[f32], image: &mut [f32]) {
+        let channels = padded.chunks_exact(Self::PADDED_HEIGHT * Self::PADDED_WIDTH);
+        for (padded, channel) in channels.zip(image.chunks_exact_mut(HEIGHT * WIDTH)) {
+            let rows = padded[PADDING * Self::PADDED_WIDTH..].chunks_exact(Self::PADDED_WIDTH);
+            for (padded, row) in rows.zip(channel.chunks_exact_mut(WIDTH)) {
+                row.copy_from_slice(&padded[PADDING..PADDING + WIDTH]);
             }
         }
     }
@@ -287,49 +355,6 @@ impl<
         gradient.zip(parts).for_each(|(total, (a, b))| *total += a + b);
         let parts = first.bias_gradient.iter().zip(&second.bias_gradient);
         self.bias_gradient.iter_mut().zip(parts).for_each(|(total, (a, b))| *total += a + b);
-    }
-
-    /// Calls `visit(run, source)` for every run of `Xᵀ` that belongs to sample `sample` of a tile
-    /// and to one output row: the run's slice and where its first entry comes from in the
-    /// sample's input (the next ones follow `STRIDE` apart), or `None` for a run in the padding.
-    ///
-    /// The patch entries `(i, u, v)` are visited from the last kernel row and column to the first.
-    /// An input position receives its gradients in col2im in this order, from the output positions
-    /// in reading order, as it did when each patch was stored whole; so the sums, and the training
-    /// run of a seed, are the same bits.
-    fn for_each_patch_run(
-        patches: &mut DMatrix<f32>,
-        sample: usize,
-        mut visit: impl FnMut(&mut [f32], Option<usize>),
-    ) {
-        let rows = patches.nrows();
-        let entries = patches.as_mut_slice().chunks_exact_mut(rows).enumerate();
-        for (entry, column) in entries.rev() {
-            let (channel, kernel_row, kernel_column) =
-                (entry / (KERNEL * KERNEL), entry / KERNEL % KERNEL, entry % KERNEL);
-            // The output columns whose input column lies in the image (not the padding): `first..last`.
-            let first = PADDING.saturating_sub(kernel_column).div_ceil(STRIDE).min(Self::OUT_WIDTH);
-            let last = (WIDTH + PADDING)
-                .saturating_sub(kernel_column)
-                .div_ceil(STRIDE)
-                .clamp(first, Self::OUT_WIDTH);
-            let positions = &mut column[sample * Self::POSITIONS..][..Self::POSITIONS];
-            for (y, row) in positions.chunks_exact_mut(Self::OUT_WIDTH).enumerate() {
-                let input_row = (y * STRIDE + kernel_row).checked_sub(PADDING).filter(|&row| row < HEIGHT);
-                let Some(input_row) = input_row else {
-                    visit(row, None);
-                    continue;
-                };
-                let (before, rest) = row.split_at_mut(first);
-                let (inside, after) = rest.split_at_mut(last - first);
-                visit(before, None);
-                if !inside.is_empty() {
-                    let input_column = first * STRIDE + kernel_column - PADDING;
-                    visit(inside, Some(channel * HEIGHT * WIDTH + input_row * WIDTH + input_column));
-                }
-                visit(after, None);
-            }
-        }
     }
 }
 
@@ -445,6 +470,10 @@ struct Workspace {
     weight_gradient: DMatrix<f32>,
     /// This core's part of `∂L/∂b`, summed while `G` is gathered.
     bias_gradient: Vec<f32>,
+    /// One sample's input with its zero border (empty without padding).
+    padded_image: Vec<f32>,
+    /// One sample's `∂L/∂X` with its border, summed by col2im (empty without padding).
+    padded_gradient: Vec<f32>,
 }
 
 /// A copy starts with empty buffers: they hold nothing between a layer's calls that a copy
@@ -464,6 +493,8 @@ impl Default for Workspace {
             patch_gradient: empty(),
             weight_gradient: empty(),
             bias_gradient: Vec::new(),
+            padded_image: Vec::new(),
+            padded_gradient: Vec::new(),
         }
     }
 }
