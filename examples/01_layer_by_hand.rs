@@ -32,7 +32,7 @@ fn main() {
     // ∂L/∂W[o][i] = Σ_s G[o][s]·x[i][s] = x[i][0] + x[i][1];   ∂L/∂x[i][s] = Σ_o W[o][i].
     println!(
         "∂L/∂W[0][2]: layer {:+.5}, by hand {:+.5}",
-        layer.weight_gradient[(0, 2)],
+        layer.weight.gradient[(0, 2)],
         x[(2, 0)] + x[(2, 1)]
     );
     let by_hand = layer.weight[(0, 1)] + layer.weight[(1, 1)];

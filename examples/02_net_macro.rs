@@ -35,7 +35,7 @@ fn main() -> Result<(), Error> {
     // backward takes ∂L/∂logits for the same batch and accumulates every parameter's gradient.
     net.zero_grad();
     net.backward(&Batch::<10>::from_element(4, 0.1))?;
-    println!("∂L/∂(last bias): {:?}", net.linear3.bias_gradient.as_slice());
+    println!("∂L/∂(last bias): {:?}", net.linear3.bias.gradient.as_slice());
 
     // A batch of another width is a type error, not a run-time one:
     // net.forward(&Batch::<100>::zeros(4));  // expected `Batch<784>`, found `Batch<100>`

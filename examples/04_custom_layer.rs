@@ -9,9 +9,10 @@
 //!            ∂L/∂aᵢ = Σ over the batch of gᵢ·xᵢ where xᵢ ≤ 0
 //! ```
 //!
-//! It implements `Layer` (forward, backward), `Parameters` (its slopes and their gradient) and
-//! `Initialize` (slopes start at PyTorch's 0.25), and joins a layer list as `PReLU<128>: 128 ->
-//! 128`. `gradcheck::check_layer` compares its backward with finite differences before it trains.
+//! Its slopes are a `Param` field, which owns their value and gradient; `#[derive(Parameters)]`
+//! hands it to optimisers and checkpoints under its field name, `weight`. By hand it implements
+//! `Layer` (forward, backward) and `Initialize` (slopes start at PyTorch's 0.25), and it joins a
+//! layer list as `PReLU<128>: 128 -> 128`. `gradcheck::check_layer` compares its backward with finite differences before it trains.
 //!
 //! Run: `cargo run --release --example 04_custom_layer`. Next: `mnist_mlp`.
 
@@ -24,53 +25,27 @@ use minitorch::optim::{Adam, AdamConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 use minitorch::train::{TrainingConfig, evaluate, fit};
-use minitorch::{HeapMatrix, Initialize, Parameter, checkpoint};
+use minitorch::{HeapMatrix, Initialize, Param, checkpoint};
 
 /// A ReLU with a learnt slope for negative inputs, per feature.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Parameters)]
 struct PReLU<const N: usize> {
-    slopes: HeapMatrix<N, 1>,
-    slopes_gradient: HeapMatrix<N, 1>,
+    /// The slopes `aᵢ` and their gradient, named `weight` as in PyTorch's state dict.
+    weight: Param<HeapMatrix<N, 1>>,
     output: Batch<N>,
     grad_input: Batch<N>,
 }
 
 impl<const N: usize> Initialize for PReLU<N> {
     fn initialize(_rng: &mut impl Rng) -> Self {
-        PReLU {
-            slopes: HeapMatrix::from_fn(|_, _| 0.25),
-            slopes_gradient: HeapMatrix::zeros(),
-            output: Batch::zeros(0),
-            grad_input: Batch::zeros(0),
-        }
-    }
-}
-
-impl<const N: usize> Parameters for PReLU<N> {
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        let (value, gradient) = (self.slopes.as_mut_slice(), self.slopes_gradient.as_mut_slice());
-        visit(Parameter {
-            path: Default::default(),
-            name: "weight",
-            rows: N,
-            columns: 1,
-            pytorch_shape: None,
-            value,
-            gradient,
-        });
-    }
-
-    fn parameter_count(&self) -> usize {
-        N
+        let weight = Param::new(HeapMatrix::from_fn(|_, _| 0.25));
+        PReLU { weight, output: Batch::zeros(0), grad_input: Batch::zeros(0) }
     }
 }
 
 impl<const N: usize> Layer<N, N> for PReLU<N> {
     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-        self.output = Batch::from_fn(input.ncols(), |i, s| {
-            let x = input[(i, s)];
-            if x > 0.0 { x } else { self.slopes[i] * x }
-        });
+        self.output = input.map_with_location(|i, _, x| if x > 0.0 { x } else { self.weight[i] * x });
         &self.output
     }
 
@@ -79,16 +54,12 @@ impl<const N: usize> Layer<N, N> for PReLU<N> {
     }
 
     fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        self.grad_input = Batch::zeros(grad_output.ncols());
-        for s in 0..input.ncols() {
-            for i in 0..N {
-                let (x, g) = (input[(i, s)], grad_output[(i, s)]);
-                if x > 0.0 {
-                    self.grad_input[(i, s)] = g;
-                } else {
-                    self.grad_input[(i, s)] = self.slopes[i] * g;
-                    self.slopes_gradient[i] += g * x;
-                }
+        self.grad_input = grad_output.clone();
+        // Column-major: entry `k` of the batch is feature `k % N` of a sample.
+        for (k, (g, &x)) in self.grad_input.iter_mut().zip(input.iter()).enumerate() {
+            if x <= 0.0 {
+                self.weight.gradient[k % N] += *g * x;
+                *g *= self.weight[k % N];
             }
         }
         &self.grad_input
@@ -113,7 +84,7 @@ fn run() -> Result<(), Error> {
     // 1. Check the derivatives on its own, with slopes away from their start.
     let mut rng = StdRng::seed_from_u64(0);
     let mut layer = PReLU::<16>::initialize(&mut rng);
-    layer.slopes.iter_mut().for_each(|a| *a = rng.random_range(0.0..0.5));
+    layer.weight.iter_mut().for_each(|a| *a = rng.random_range(0.0..0.5));
     let input = Batch::<16>::from_fn(8, |_, _| rng.random_range(-2.0..2.0));
     let report = check_layer(&layer, &input, Mode::Train, GradientCheck::default());
     println!("gradient check: {report}");
@@ -134,7 +105,7 @@ fn run() -> Result<(), Error> {
         println!("epoch {}: validation accuracy {:.4}", m.epoch, m.validation_accuracy);
     }
     let (_, accuracy) = evaluate(&mut net, &data.test, 1000)?;
-    let slopes = net.layer1.slopes.as_slice();
+    let slopes = net.layer1.weight.as_slice();
     let mean = slopes.iter().sum::<f32>() / slopes.len() as f32;
     println!("test accuracy {accuracy:.4}; the learnt slopes average {mean:.3} (they started at 0.25)");
 
@@ -144,6 +115,6 @@ fn run() -> Result<(), Error> {
     println!("checkpoint tensors: {}", names.join(", "));
     let mut copy = WithPReLU::new(&mut rng);
     checkpoint::load_bytes(&mut copy, &checkpoint::to_bytes(&mut net)?)?;
-    assert_eq!(*copy.layer1.slopes, *net.layer1.slopes);
+    assert_eq!(*copy.layer1.weight.value, *net.layer1.weight.value);
     Ok(())
 }

@@ -114,12 +114,12 @@ fn gradients_accumulate_until_zero_grad() {
     criterion.forward(net.forward(&input).unwrap(), &[0, 1, 2, 0]).unwrap();
     net.zero_grad();
     net.backward(criterion.gradient()).unwrap();
-    let once = net.linear0.weight_gradient.clone();
+    let once = net.linear0.weight.gradient.clone();
     net.backward(criterion.gradient()).unwrap();
-    assert_eq!(*net.linear0.weight_gradient, *once * 2.0);
+    assert_eq!(*net.linear0.weight.gradient, *once * 2.0);
     net.zero_grad();
-    assert!(net.linear0.weight_gradient.iter().all(|&g| g == 0.0));
-    assert!(net.batchnorm1.weight_gradient.iter().all(|&g| g == 0.0));
+    assert!(net.linear0.weight.gradient.iter().all(|&g| g == 0.0));
+    assert!(net.batchnorm1.weight.gradient.iter().all(|&g| g == 0.0));
 }
 
 #[test]

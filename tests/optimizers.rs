@@ -92,7 +92,7 @@ fn two_steps(optimizer: &mut dyn Optimizer) -> [f32; 2] {
     let mut layer = Linear::<1, 1>::new(&mut rng(0));
     layer.weight[0] = 1.0;
     let mut step = || {
-        layer.weight_gradient[0] = 2.0;
+        layer.weight.gradient[0] = 2.0;
         optimizer.step(&mut layer).unwrap();
         layer.weight[0]
     };
@@ -198,7 +198,7 @@ fn settings_pytorch_refuses_are_errors_naming_the_setting() {
 fn state_moves_between_optimisers_and_is_checked() {
     let mut first = Adam::new(AdamConfig { learning_rate: 0.1, ..AdamConfig::default() }).unwrap();
     let mut layer = Linear::<2, 3>::new(&mut rng(1));
-    layer.weight_gradient.fill(0.5);
+    layer.weight.gradient.fill(0.5);
     first.step(&mut layer).unwrap();
     let state = first.state();
     assert_eq!(state.steps, 1);
@@ -212,7 +212,7 @@ fn state_moves_between_optimisers_and_is_checked() {
     let mut twin = layer.clone();
     first.step(&mut layer).unwrap();
     second.step(&mut twin).unwrap();
-    assert_eq!(*layer.weight, *twin.weight);
+    assert_eq!(*layer.weight.value, *twin.weight.value);
 
     // State of the wrong kind, or stepped with another model.
     let error =
@@ -263,7 +263,7 @@ fn sgd_follows_pytorch_formulas() {
         let mut sgd = Sgd::new(config).unwrap();
         let mut thetas = Vec::new();
         for _ in 0..2 {
-            layer.weight_gradient[0] = 2.0;
+            layer.weight.gradient[0] = 2.0;
             sgd.step(&mut layer).unwrap();
             thetas.push(layer.weight[0]);
         }

@@ -162,8 +162,11 @@ fn tensors_have_pytorch_names_under_their_blocks() {
     let bytes = checkpoint::to_bytes(&mut net).unwrap();
     let mut copy = TinyResNet::new(&mut StdRng::seed_from_u64(1));
     checkpoint::load_bytes(&mut copy, &bytes).unwrap();
-    assert_eq!(copy.residual5.shortcut.conv2d0.weight, net.residual5.shortcut.conv2d0.weight);
-    assert_eq!(copy.concat6.branches.1.layer.conv2d0.weight, net.concat6.branches.1.layer.conv2d0.weight);
+    assert_eq!(copy.residual5.shortcut.conv2d0.weight.value, net.residual5.shortcut.conv2d0.weight.value);
+    assert_eq!(
+        copy.concat6.branches.1.layer.conv2d0.weight.value,
+        net.concat6.branches.1.layer.conv2d0.weight.value
+    );
 }
 
 /// Where a value feeds two paths its gradient is the sum of theirs. Each block's input gradient

@@ -11,11 +11,14 @@
 //! - `weights.rs` checks a `#[weights = "…"]` file against the checked tree (`model.rs`);
 //! - `expand.rs` writes the structs with their straight-line `forward` and `backward`, and
 //!   `summary.rs` their documentation and `summary()`.
+//!
+//! `#[derive(Parameters)]` is apart from the pipeline, in `derive_parameters.rs`.
 
 use proc_macro::TokenStream;
 
 mod arguments;
 mod check;
+mod derive_parameters;
 mod errors;
 mod expand;
 mod kinds;
@@ -40,4 +43,12 @@ pub fn net(input: TokenStream) -> TokenStream {
         }
     }
     output.into()
+}
+
+/// Finds a layer's parameters, buffers and parts from its fields; documented in the `minitorch`
+/// crate, which re-exports it.
+#[proc_macro_derive(Parameters, attributes(buffer, random_state, module))]
+pub fn derive_parameters(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_parameters::derive(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

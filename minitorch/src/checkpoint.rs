@@ -42,7 +42,7 @@
 //! let bytes = checkpoint::to_bytes(&mut trained)?;
 //! let mut copy = Small::new(&mut StdRng::seed_from_u64(2));
 //! checkpoint::load_bytes(&mut copy, &bytes)?;
-//! assert_eq!(*copy.linear2.weight, *trained.linear2.weight);
+//! assert_eq!(*copy.linear2.weight.value, *trained.linear2.weight.value);
 //!
 //! net! { struct Wider< Linear(4, 5), ReLU, Linear(5, 2) > }
 //! let error = checkpoint::load_bytes(&mut Wider::new(&mut StdRng::seed_from_u64(3)), &bytes).unwrap_err();

@@ -98,53 +98,42 @@
 //! # Your own layer in `net!`
 //!
 //! A type you write joins a layer list as `Type: in -> out`. It implements [`Layer<in, out>`]
-//! (forward and backward by hand), [`Parameters`] (its tensors, if any), [`Initialize`] (how
-//! `new` builds it), `Clone` and `Debug`. It then takes part in everything a built-in does:
-//! forward, backward, `train()`/`eval()`, optimisers, and checkpoints, where its tensors are
-//! named by its index in the list as in PyTorch's `nn.Sequential` (`1.gain`). Its field is
-//! `layer{index}`. Widths that do not chain with its neighbours are a compile error at the
-//! entry, as for built-ins, and so are widths its type does not implement `Layer` for:
+//! (forward and backward by hand), [`Initialize`] (how `new` builds it), `Clone` and `Debug`,
+//! and derives [`Parameters`](macro@Parameters): each [`Param`] field is a trainable tensor
+//! named by the field (`#[buffer]`, `#[random_state]` and `#[module]` mark the other kinds). It
+//! then takes part in everything a built-in does: forward, backward, `train()`/`eval()`,
+//! optimisers, and checkpoints, where its tensors are named by its index in the list as in
+//! PyTorch's `nn.Sequential` (`1.gain`). Its field is `layer{index}`. Widths that do not chain
+//! with its neighbours are a compile error at the entry, as for built-ins, and so are widths its
+//! type does not implement `Layer` for:
 //!
 //! ```
 //! use minitorch::prelude::*;
-//! use minitorch::{Initialize, Parameter, rand::Rng};
+//! use minitorch::{HeapMatrix, Initialize, Param, rand::Rng};
 //!
 //! /// `y = g ⊙ x` with a learnt gain `g` per feature.
-//! #[derive(Clone, Debug)]
+//! #[derive(Clone, Debug, Parameters)]
 //! pub struct Gain<const N: usize> {
-//!     gain: Vec<f32>,
-//!     gain_gradient: Vec<f32>,
+//!     gain: Param<HeapMatrix<N, 1>>,
 //!     output: Batch<N>,
 //!     grad_input: Batch<N>,
 //! }
 //!
 //! impl<const N: usize> Initialize for Gain<N> {
 //!     fn initialize(_rng: &mut impl Rng) -> Self {
-//!         Gain { gain: vec![1.0; N], gain_gradient: vec![0.0; N], output: Batch::zeros(0), grad_input: Batch::zeros(0) }
+//!         Gain { gain: Param::new(HeapMatrix::from_fn(|_, _| 1.0)), output: Batch::zeros(0), grad_input: Batch::zeros(0) }
 //!     }
-//! }
-//!
-//! impl<const N: usize> Parameters for Gain<N> {
-//!     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-//!         let (value, gradient) = (&mut self.gain[..], &mut self.gain_gradient[..]);
-//!         visit(Parameter { path: Default::default(), name: "gain", rows: N, columns: 1, pytorch_shape: None, value, gradient });
-//!     }
-//!     fn parameter_count(&self) -> usize { N }
 //! }
 //!
 //! impl<const N: usize> Layer<N, N> for Gain<N> {
 //!     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-//!         self.output = Batch::from_fn(input.ncols(), |i, j| self.gain[i] * input[(i, j)]);
+//!         self.output = input.map_with_location(|i, _, x| self.gain[i] * x);
 //!         &self.output
 //!     }
 //!     fn output(&self) -> &Batch<N> { &self.output }
 //!     fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-//!         for j in 0..input.ncols() {
-//!             for i in 0..N {
-//!                 self.gain_gradient[i] += grad_output[(i, j)] * input[(i, j)];
-//!             }
-//!         }
-//!         self.grad_input = Batch::from_fn(grad_output.ncols(), |i, j| self.gain[i] * grad_output[(i, j)]);
+//!         *self.gain.gradient += grad_output.component_mul(input).column_sum(); // Σ over the batch of g ⊙ x
+//!         self.grad_input = grad_output.map_with_location(|i, _, g| self.gain[i] * g);
 //!         &self.grad_input
 //!     }
 //! }
@@ -281,11 +270,41 @@ pub mod train;
 pub use error::Error;
 pub use layers::{
     Activation, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, BatchNorm1d, BatchNorm2d, Buffer, BufferValue,
-    Concat, Conv2d, Dropout, Elementwise, GELU, Initialize, Layer, LeakyReLU, Linear, MaxPool2d, Mode,
+    Concat, Conv2d, Dropout, Elementwise, GELU, Initialize, Layer, LeakyReLU, Linear, MaxPool2d, Mode, Param,
     Parameter, Parameters, RandomState, ReLU, Residual, Sigmoid, Tanh,
 };
 pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};
+/// Derives [`Parameters`](trait@Parameters) from a layer's fields, named as PyTorch names them:
+///
+/// - each [`Param`] field is a trainable tensor, named by the field (`weight`, `bias`);
+/// - `#[buffer]` marks a tensor a checkpoint keeps but gradients do not train (a
+///   `HeapMatrix<N, 1>` or a `u64` count: `running_mean`, `num_batches_tracked`);
+/// - `#[random_state]` marks a generator's `u64` state, kept by training checkpoints;
+/// - `#[module]` marks a part with tensors of its own, whose names start with the field's
+///   (`body.0.weight`);
+/// - other fields are left alone. A layer without tensors derives it too, and has none.
+///
+/// The tensors are visited in field order. Mistakes (a tuple struct, two roles on one field) are
+/// compile errors at the field.
+///
+/// ```
+/// use minitorch::{HeapMatrix, Param, Parameters};
+/// #[derive(Parameters)]
+/// struct Scale {
+///     weight: Param<HeapMatrix<3, 1>>,
+///     #[buffer]
+///     calls: u64,
+///     width: usize, // not a tensor
+/// }
+/// let mut scale = Scale { weight: Param::new(HeapMatrix::zeros()), calls: 0, width: 3 };
+/// let mut names = Vec::new();
+/// scale.visit_parameters(&mut |p| names.push(p.full_name()));
+/// scale.visit_buffers(&mut |b| names.push(b.full_name()));
+/// assert_eq!(names, ["weight", "calls"]);
+/// assert_eq!(scale.parameter_count(), scale.width);
+/// ```
+pub use minitorch_macros::Parameters;
 pub use minitorch_macros::net;
 pub use network::Network;
 pub use optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};

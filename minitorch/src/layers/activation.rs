@@ -12,7 +12,7 @@ use std::fmt;
 use rand::Rng;
 
 use crate::matrix::resize_batch;
-use crate::{Batch, Initialize, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Initialize, Layer, Mode, Parameters};
 
 /// A function applied to every entry, with its derivative: what makes an activation.
 ///
@@ -47,7 +47,7 @@ pub trait Elementwise: Clone + fmt::Debug {
 }
 
 /// The layer that applies `F` to each of `N` features; it has no parameters.
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Activation<F, const N: usize> {
     function: F,
     output: Batch<N>,
@@ -89,14 +89,6 @@ impl<F: Elementwise + Default, const N: usize> Default for Activation<F, N> {
 impl<F: Elementwise, const N: usize> fmt::Debug for Activation<F, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}<{N}>", F::NAME)
-    }
-}
-
-impl<F, const N: usize> Parameters for Activation<F, N> {
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
     }
 }
 

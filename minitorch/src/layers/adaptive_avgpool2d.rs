@@ -21,7 +21,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::matrix::resize_batch;
-use crate::{Batch, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Layer, Mode, Parameters};
 
 /// Adaptive average pooling of `CHANNELS` channels of `HEIGHT × WIDTH` to `SIZE × SIZE`; `IN`
 /// and `OUT` are the flat widths, checked against the geometry when the layer is built. `net!`
@@ -33,7 +33,7 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// let image = Batch::<8>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 8.0]);
 /// assert_eq!(pool.forward(&image, Mode::Eval).as_slice(), &[2.5, 2.0]); // one mean per channel
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct AdaptiveAvgPool2d<
     const CHANNELS: usize,
     const HEIGHT: usize,
@@ -112,22 +112,6 @@ impl<
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AdaptiveAvgPool2d({SIZE}) on {CHANNELS}×{HEIGHT}×{WIDTH}")
-    }
-}
-
-impl<
-    const CHANNELS: usize,
-    const HEIGHT: usize,
-    const WIDTH: usize,
-    const SIZE: usize,
-    const IN: usize,
-    const OUT: usize,
-> Parameters for AdaptiveAvgPool2d<CHANNELS, HEIGHT, WIDTH, SIZE, IN, OUT>
-{
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
     }
 }
 

@@ -30,9 +30,8 @@
 
 use std::fmt;
 
-use crate::layers::ModulePath;
 use crate::matrix::{resize_batch, sum_by_lanes};
-use crate::{Batch, Buffer, BufferValue, Error, HeapMatrix, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Error, HeapMatrix, Layer, Mode, Param, Parameters};
 
 /// PyTorch's default `eps`.
 pub const EPSILON: f32 = 1e-5;
@@ -69,21 +68,20 @@ pub type BatchNorm2d<const CHANNELS: usize, const N: usize> = BatchNorm<CHANNELS
 /// Normalises each of `CHANNELS` channels over the batch (and over its positions, when `N` is
 /// larger than `CHANNELS`), then scales by `γ` and shifts by `β`. See [`BatchNorm1d`] and
 /// [`BatchNorm2d`].
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct BatchNorm<const CHANNELS: usize, const N: usize> {
-    /// `γ` (PyTorch's `weight`), initially 1.
-    pub weight: HeapMatrix<CHANNELS, 1>,
-    /// `β` (PyTorch's `bias`), initially 0.
-    pub bias: HeapMatrix<CHANNELS, 1>,
-    /// `∂L/∂γ`, accumulated.
-    pub weight_gradient: HeapMatrix<CHANNELS, 1>,
-    /// `∂L/∂β`, accumulated.
-    pub bias_gradient: HeapMatrix<CHANNELS, 1>,
+    /// `γ` (PyTorch's `weight`), initially 1, and `∂L/∂γ`.
+    pub weight: Param<HeapMatrix<CHANNELS, 1>>,
+    /// `β` (PyTorch's `bias`), initially 0, and `∂L/∂β`.
+    pub bias: Param<HeapMatrix<CHANNELS, 1>>,
     /// Running mean used in evaluation, initially 0.
+    #[buffer]
     pub running_mean: HeapMatrix<CHANNELS, 1>,
     /// Running (unbiased) variance used in evaluation, initially 1.
+    #[buffer]
     pub running_var: HeapMatrix<CHANNELS, 1>,
     /// How many training batches updated the running statistics.
+    #[buffer]
     pub num_batches_tracked: u64,
     /// `x̂` of the last forward.
     normalized: Batch<N>,
@@ -117,10 +115,8 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
     pub fn new() -> Self {
         let () = Self::GEOMETRY;
         Self {
-            weight: HeapMatrix::from_fn(|_, _| 1.0),
-            bias: HeapMatrix::zeros(),
-            weight_gradient: HeapMatrix::zeros(),
-            bias_gradient: HeapMatrix::zeros(),
+            weight: Param::new(HeapMatrix::from_fn(|_, _| 1.0)),
+            bias: Param::new(HeapMatrix::zeros()),
             running_mean: HeapMatrix::zeros(),
             running_var: HeapMatrix::from_fn(|_, _| 1.0),
             num_batches_tracked: 0,
@@ -182,41 +178,6 @@ impl<const CHANNELS: usize, const N: usize> fmt::Debug for BatchNorm<CHANNELS, N
             write!(f, "BatchNorm2d<{CHANNELS}, {N}>")?;
         }
         write!(f, " {{ num_batches_tracked: {} }}", self.num_batches_tracked)
-    }
-}
-
-impl<const CHANNELS: usize, const N: usize> Parameters for BatchNorm<CHANNELS, N> {
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        let parameters = [
-            ("weight", self.weight.as_mut_slice(), self.weight_gradient.as_mut_slice()),
-            ("bias", self.bias.as_mut_slice(), self.bias_gradient.as_mut_slice()),
-        ];
-        for (name, value, gradient) in parameters {
-            visit(Parameter {
-                path: ModulePath::default(),
-                name,
-                rows: CHANNELS,
-                columns: 1,
-                pytorch_shape: None,
-                value,
-                gradient,
-            });
-        }
-    }
-
-    fn parameter_count(&self) -> usize {
-        2 * CHANNELS
-    }
-
-    fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
-        let buffers = [
-            ("running_mean", BufferValue::Vector(self.running_mean.as_mut_slice())),
-            ("running_var", BufferValue::Vector(self.running_var.as_mut_slice())),
-            ("num_batches_tracked", BufferValue::Count(&mut self.num_batches_tracked)),
-        ];
-        for (name, value) in buffers {
-            visit(Buffer { path: ModulePath::default(), name, value });
-        }
     }
 }
 
@@ -308,7 +269,7 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
             self.sum[channel] += sum_by_lanes(g, g, |g, _| g);
             self.sum_product[channel] += sum_by_lanes(g, x_hat, |g, x| g * x);
         }
-        *self.bias_gradient += &*self.sum;
-        *self.weight_gradient += &*self.sum_product;
+        *self.bias.gradient += &*self.sum;
+        *self.weight.gradient += &*self.sum_product;
     }
 }

@@ -112,8 +112,9 @@ enum InputGradient<'a, const IN: usize> {
     Skip,
 }
 
-/// The branches of a [`Concat`] on `IN` features: a tuple of one to eight [`Branch`]es.
-pub trait Branches<const IN: usize>: Clone + fmt::Debug {
+/// The branches of a [`Concat`] on `IN` features: a tuple of one to eight [`Branch`]es. Their
+/// tensors are named by branch index, as in PyTorch's `nn.ModuleList`: `0.weight`.
+pub trait Branches<const IN: usize>: Parameters + Clone + fmt::Debug {
     /// The joined width, the sum of the branches' widths.
     const WIDTH: usize;
 
@@ -129,12 +130,6 @@ pub trait Branches<const IN: usize>: Clone + fmt::Debug {
     /// # Errors
     /// The first branch's reason.
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error>;
-
-    /// Calls `visit` on branch `k`'s [`Parameters`] with its index `k`.
-    fn visit_each(&mut self, visit: &mut dyn FnMut(usize, &mut dyn Parameters));
-
-    /// The branches' [`Parameters::parameter_count`] summed.
-    fn parameter_count(&self) -> usize;
 }
 
 /// `Branches` for the tuple of the branches listed (index, layer type, width).
@@ -169,8 +164,19 @@ macro_rules! branches {
                 Ok(())
             }
 
-            fn visit_each(&mut self, visit: &mut dyn FnMut(usize, &mut dyn Parameters)) {
-                $(visit($index, &mut self.$index.layer);)+
+        }
+
+        impl<$(const $width: usize, $layer: Parameters),+> Parameters for ($(Branch<$width, $layer>,)+) {
+            fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
+                $(self.$index.layer.visit_parameters(&mut |p| visit(p.in_layer($index)));)+
+            }
+
+            fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
+                $(self.$index.layer.visit_buffers(&mut |b| visit(b.in_layer($index)));)+
+            }
+
+            fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
+                $(self.$index.layer.visit_random_state(&mut |r| visit(r.in_layer($index)));)+
             }
 
             fn parameter_count(&self) -> usize {
@@ -203,9 +209,10 @@ branches!((0, A, WA), (1, B, WB), (2, C, WC), (3, D, WD), (4, E, WE), (5, F, WF)
 /// let back = block.backward(&x, &grad);
 /// assert!((back[0] - (1.0 - (-1.0f32).tanh().powi(2))).abs() < 1e-6 && back[1] == 1.0);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Concat<const IN: usize, const OUT: usize, B> {
     /// The branches, a tuple of [`Branch`]es in the order their outputs are joined.
+    #[module]
     pub branches: B,
     output: Batch<OUT>,
     grad_input: Batch<IN>,
@@ -225,30 +232,6 @@ impl<const IN: usize, const OUT: usize, B: Branches<IN>> Concat<IN, OUT, B> {
 impl<const IN: usize, const OUT: usize, B: fmt::Debug> fmt::Debug for Concat<IN, OUT, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Concat").field("branches", &self.branches).finish()
-    }
-}
-
-impl<const IN: usize, const OUT: usize, B: Branches<IN>> Parameters for Concat<IN, OUT, B> {
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        self.branches.visit_each(&mut |k, branch| {
-            branch.visit_parameters(&mut |p| visit(p.in_layer(k).in_module("branches")));
-        });
-    }
-
-    fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
-        self.branches.visit_each(&mut |k, branch| {
-            branch.visit_buffers(&mut |b| visit(b.in_layer(k).in_module("branches")));
-        });
-    }
-
-    fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
-        self.branches.visit_each(&mut |k, branch| {
-            branch.visit_random_state(&mut |r| visit(r.in_layer(k).in_module("branches")));
-        });
-    }
-
-    fn parameter_count(&self) -> usize {
-        self.branches.parameter_count()
     }
 }
 

@@ -37,9 +37,8 @@ use std::fmt;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
-use crate::layers::ModulePath;
 use crate::matrix::{Operand, gemm, resize_batch, sum_by_lanes};
-use crate::{Batch, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Layer, Mode, Param, Parameters};
 
 /// A convolution from `IN_CHANNELS` to `OUT_CHANNELS` channels with a `KERNEL × KERNEL` kernel,
 /// on `HEIGHT × WIDTH` images; `IN` and `OUT` are the flat widths, checked against the geometry
@@ -57,7 +56,7 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// // Each output is the sum of a 2×2 patch.
 /// assert_eq!(conv.forward(&image, Mode::Eval).as_slice(), &[12.0, 16.0, 24.0, 28.0]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Conv2d<
     const IN_CHANNELS: usize,
     const OUT_CHANNELS: usize,
@@ -70,13 +69,10 @@ pub struct Conv2d<
     const OUT: usize,
 > {
     /// `W`, `C_out × (C_in·K·K)`; PyTorch's `weight` `[C_out, C_in, K, K]` in the same order.
-    pub weight: Batch<OUT_CHANNELS>,
-    /// `b`, one per output channel (PyTorch's `bias`).
-    pub bias: Batch<OUT_CHANNELS>,
-    /// `∂L/∂W`, accumulated.
-    pub weight_gradient: Batch<OUT_CHANNELS>,
-    /// `∂L/∂b`, accumulated.
-    pub bias_gradient: Batch<OUT_CHANNELS>,
+    /// With `∂L/∂W`.
+    pub weight: Param<Batch<OUT_CHANNELS>>,
+    /// `b`, one per output channel (PyTorch's `bias`), and `∂L/∂b`.
+    pub bias: Param<Batch<OUT_CHANNELS>>,
     /// Each core's buffers, reused from step to step.
     workspaces: [Workspace; 2],
     output: Batch<OUT>,
@@ -137,10 +133,8 @@ impl<
         }
         let bias = Batch::<OUT_CHANNELS>::from_fn(1, |_, _| rng.random_range(-bound..bound));
         Self {
-            weight,
-            bias,
-            weight_gradient: Batch::zeros(Self::PATCH),
-            bias_gradient: Batch::zeros(1),
+            weight: Param::with_pytorch_shape(weight, Self::WEIGHT_SHAPE),
+            bias: Param::new(bias),
             workspaces: [Workspace::default(), Workspace::default()],
             output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
@@ -345,16 +339,16 @@ impl<
             (None, None)
         };
         let [first, second] = &mut self.workspaces;
-        let weight = &self.weight;
+        let weight = &self.weight.value;
         rayon::join(
             || Self::backward_samples(inputs.0, gradients.0, input_gradients.0, weight, first),
             || Self::backward_samples(inputs.1, gradients.1, input_gradients.1, weight, second),
         );
-        let gradient = self.weight_gradient.as_mut_slice().iter_mut();
+        let gradient = self.weight.gradient.as_mut_slice().iter_mut();
         let parts = first.weight_gradient.as_slice().iter().zip(second.weight_gradient.as_slice());
         gradient.zip(parts).for_each(|(total, (a, b))| *total += a + b);
         let parts = first.bias_gradient.iter().zip(&second.bias_gradient);
-        self.bias_gradient.iter_mut().zip(parts).for_each(|(total, (a, b))| *total += a + b);
+        self.bias.gradient.iter_mut().zip(parts).for_each(|(total, (a, b))| *total += a + b);
     }
 }
 
@@ -389,44 +383,6 @@ impl<
     const WIDTH: usize,
     const IN: usize,
     const OUT: usize,
-> Parameters for Conv2d<IN_CHANNELS, OUT_CHANNELS, KERNEL, STRIDE, PADDING, HEIGHT, WIDTH, IN, OUT>
-{
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        visit(Parameter {
-            path: ModulePath::default(),
-            name: "weight",
-            rows: OUT_CHANNELS,
-            columns: Self::PATCH,
-            pytorch_shape: Some(Self::WEIGHT_SHAPE),
-            value: self.weight.as_mut_slice(),
-            gradient: self.weight_gradient.as_mut_slice(),
-        });
-        visit(Parameter {
-            path: ModulePath::default(),
-            name: "bias",
-            rows: OUT_CHANNELS,
-            columns: 1,
-            pytorch_shape: None,
-            value: self.bias.as_mut_slice(),
-            gradient: self.bias_gradient.as_mut_slice(),
-        });
-    }
-
-    fn parameter_count(&self) -> usize {
-        OUT_CHANNELS * Self::PATCH + OUT_CHANNELS
-    }
-}
-
-impl<
-    const IN_CHANNELS: usize,
-    const OUT_CHANNELS: usize,
-    const KERNEL: usize,
-    const STRIDE: usize,
-    const PADDING: usize,
-    const HEIGHT: usize,
-    const WIDTH: usize,
-    const IN: usize,
-    const OUT: usize,
 > Layer<IN, OUT> for Conv2d<IN_CHANNELS, OUT_CHANNELS, KERNEL, STRIDE, PADDING, HEIGHT, WIDTH, IN, OUT>
 {
     fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
@@ -436,7 +392,7 @@ impl<
         let inputs = input.as_slice().split_at(half * IN);
         let outputs = self.output.as_mut_slice().split_at_mut(half * OUT);
         let [first, second] = &mut self.workspaces;
-        let parameters = (&self.weight, &self.bias);
+        let parameters = (&self.weight.value, &self.bias.value);
         rayon::join(
             || Self::forward_samples(inputs.0, outputs.0, parameters, first),
             || Self::forward_samples(inputs.1, outputs.1, parameters, second),

@@ -19,9 +19,8 @@ use std::fmt;
 
 use rand::Rng;
 
-use crate::layers::ModulePath;
 use crate::matrix::resize_batch;
-use crate::{Batch, Layer, Mode, Parameter, Parameters, RandomState};
+use crate::{Batch, Layer, Mode, Parameters};
 
 /// Zeroes each of `N` features with probability `p` in training and scales the rest by
 /// `1/(1 − p)`; the identity in evaluation.
@@ -40,13 +39,14 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters, RandomState};
 /// assert!(dropout.output().iter().all(|&y| y == 0.0 || y == 1.25));
 /// assert_eq!(dropout.forward(&ones, Mode::Eval), &ones);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Dropout<const N: usize> {
     probability: f32,
     /// `m / (1 − p)`: 0 where dropped, `1/(1 − p)` where kept.
     scaled_mask: Batch<N>,
     mask_is_fixed: bool,
     /// The SplitMix64 state.
+    #[random_state]
     generator: u64,
     last_mode: Mode,
     output: Batch<N>,
@@ -127,18 +127,6 @@ fn split_mix_64(state: &mut u64) -> u64 {
 impl<const N: usize> fmt::Debug for Dropout<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Dropout<{N}>({})", self.probability)
-    }
-}
-
-impl<const N: usize> Parameters for Dropout<N> {
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-
-    fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
-        visit(RandomState { path: ModulePath::default(), state: &mut self.generator });
     }
 }
 

@@ -22,9 +22,8 @@ use std::fmt;
 
 use rand::{Rng, RngExt};
 
-use crate::layers::ModulePath;
 use crate::matrix::{Operand, gemm, resize_batch};
-use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, HeapMatrix, Layer, Mode, Param, Parameters};
 
 /// `Y = W·X + b`, mapping `IN` features to `OUT`.
 ///
@@ -37,16 +36,12 @@ use crate::{Batch, HeapMatrix, Layer, Mode, Parameter, Parameters};
 /// let output = linear.forward(&Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0]), Mode::Eval);
 /// assert_eq!(output.as_slice(), &[6.5, 6.5]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Linear<const IN: usize, const OUT: usize> {
-    /// `W`, `OUT × IN` (PyTorch's `weight`, same shape).
-    pub weight: HeapMatrix<OUT, IN>,
-    /// `b`, `OUT` (PyTorch's `bias`).
-    pub bias: HeapMatrix<OUT, 1>,
-    /// `∂L/∂W`, accumulated.
-    pub weight_gradient: HeapMatrix<OUT, IN>,
-    /// `∂L/∂b`, accumulated.
-    pub bias_gradient: HeapMatrix<OUT, 1>,
+    /// `W`, `OUT × IN` (PyTorch's `weight`, same shape), and `∂L/∂W`.
+    pub weight: Param<HeapMatrix<OUT, IN>>,
+    /// `b`, `OUT` (PyTorch's `bias`), and `∂L/∂b`.
+    pub bias: Param<HeapMatrix<OUT, 1>>,
     output: Batch<OUT>,
     grad_input: Batch<IN>,
 }
@@ -65,10 +60,8 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         }
         let bias = HeapMatrix::from_fn(|_, _| rng.random_range(-bound..bound));
         Self {
-            weight,
-            bias,
-            weight_gradient: HeapMatrix::zeros(),
-            bias_gradient: HeapMatrix::zeros(),
+            weight: Param::new(weight),
+            bias: Param::new(bias),
             output: Batch::zeros(1),
             grad_input: Batch::zeros(0),
         }
@@ -76,8 +69,8 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 
     /// `∂L/∂W += G·Xᵀ` and `∂L/∂b += Σ_columns G`.
     fn accumulate_parameter_gradients(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        gemm(&mut *self.weight_gradient, Operand::of(grad_output), Operand::of(input).transposed(), true);
-        let bias_gradient = self.bias_gradient.as_mut_slice();
+        gemm(&mut *self.weight.gradient, Operand::of(grad_output), Operand::of(input).transposed(), true);
+        let bias_gradient = self.bias.gradient.as_mut_slice();
         for column in grad_output.as_slice().chunks_exact(OUT) {
             bias_gradient.iter_mut().zip(column).for_each(|(b, &g)| *b += g);
         }
@@ -88,33 +81,6 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 impl<const IN: usize, const OUT: usize> fmt::Debug for Linear<IN, OUT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Linear<{IN}, {OUT}>")
-    }
-}
-
-impl<const IN: usize, const OUT: usize> Parameters for Linear<IN, OUT> {
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        visit(Parameter {
-            path: ModulePath::default(),
-            name: "weight",
-            rows: OUT,
-            columns: IN,
-            pytorch_shape: None,
-            value: self.weight.as_mut_slice(),
-            gradient: self.weight_gradient.as_mut_slice(),
-        });
-        visit(Parameter {
-            path: ModulePath::default(),
-            name: "bias",
-            rows: OUT,
-            columns: 1,
-            pytorch_shape: None,
-            value: self.bias.as_mut_slice(),
-            gradient: self.bias_gradient.as_mut_slice(),
-        });
-    }
-
-    fn parameter_count(&self) -> usize {
-        OUT * IN + OUT
     }
 }
 

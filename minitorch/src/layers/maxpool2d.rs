@@ -20,7 +20,7 @@
 use std::fmt;
 
 use crate::matrix::resize_batch;
-use crate::{Batch, Layer, Mode, Parameter, Parameters};
+use crate::{Batch, Layer, Mode, Parameters};
 
 /// Max pooling of `CHANNELS` channels of `HEIGHT × WIDTH` with `KERNEL × KERNEL` windows every
 /// `STRIDE`; `IN` and `OUT` are the flat widths, checked against the geometry when the layer is
@@ -33,7 +33,7 @@ use crate::{Batch, Layer, Mode, Parameter, Parameters};
 /// // One 2×2 window fits a 3×3 image; the last row and column are left out.
 /// assert_eq!(pool.forward(&image, Mode::Eval).as_slice(), &[5.0]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct MaxPool2d<
     const CHANNELS: usize,
     const KERNEL: usize,
@@ -159,23 +159,6 @@ impl<
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MaxPool2d({KERNEL}, stride = {STRIDE}) on {CHANNELS}×{HEIGHT}×{WIDTH}")
-    }
-}
-
-impl<
-    const CHANNELS: usize,
-    const KERNEL: usize,
-    const STRIDE: usize,
-    const HEIGHT: usize,
-    const WIDTH: usize,
-    const IN: usize,
-    const OUT: usize,
-> Parameters for MaxPool2d<CHANNELS, KERNEL, STRIDE, HEIGHT, WIDTH, IN, OUT>
-{
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
     }
 }
 

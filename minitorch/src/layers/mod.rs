@@ -19,6 +19,7 @@ mod gelu;
 mod leaky_relu;
 mod linear;
 mod maxpool2d;
+mod param;
 mod path;
 mod relu;
 mod residual;
@@ -36,6 +37,7 @@ pub use gelu::{GELU, GELUFunction};
 pub use leaky_relu::{LeakyReLU, LeakyReLUFunction};
 pub use linear::Linear;
 pub use maxpool2d::MaxPool2d;
+pub use param::{Param, Tensor};
 pub use path::{MAX_PATH_PARTS, ModulePath, PathPart};
 pub use relu::{ReLU, ReLUFunction};
 pub use residual::{Identity, Residual, Shortcut};
@@ -44,7 +46,7 @@ pub use tanh::{Tanh, TanhFunction};
 
 use rand::Rng;
 
-use crate::{Batch, Error};
+use crate::{Batch, Error, HeapMatrix};
 
 /// Training or evaluation, as PyTorch's `module.train()` / `module.eval()`.
 ///
@@ -124,6 +126,18 @@ pub enum BufferValue<'a> {
     Count(&'a mut u64),
 }
 
+impl<'a, const N: usize> From<&'a mut HeapMatrix<N, 1>> for BufferValue<'a> {
+    fn from(vector: &'a mut HeapMatrix<N, 1>) -> Self {
+        Self::Vector(vector.as_mut_slice())
+    }
+}
+
+impl<'a> From<&'a mut u64> for BufferValue<'a> {
+    fn from(count: &'a mut u64) -> Self {
+        Self::Count(count)
+    }
+}
+
 impl Buffer<'_> {
     /// The same buffer, as found in the layer at `index` of a sequence.
     pub fn in_layer(self, index: usize) -> Self {
@@ -164,6 +178,9 @@ impl RandomState<'_> {
 }
 
 /// Something with trainable parameters: a layer or a whole network.
+///
+/// A layer derives it from its fields (see [the derive](macro@crate::Parameters)); `net!`
+/// implements it for a network, naming each layer's tensors by the layer's index.
 pub trait Parameters {
     /// Calls `visit` on every parameter, always in the same order (optimisers rely on it).
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>));

@@ -27,7 +27,7 @@
 use std::fmt::Debug;
 
 use crate::matrix::copy_batch;
-use crate::{Batch, Buffer, Error, Layer, Mode, Parameter, Parameters, RandomState};
+use crate::{Batch, Error, Layer, Mode, Parameters};
 
 /// The path beside a residual block's body: the [`Identity`], or any layer with the body's
 /// input and output widths (a projection such as `Conv2d(16, 32, 1, stride = 2)`).
@@ -50,16 +50,8 @@ pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
 }
 
 /// The shortcut of a block whose body keeps the shape: `y = body(x) + x`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Parameters)]
 pub struct Identity;
-
-impl Parameters for Identity {
-    fn visit_parameters(&mut self, _visit: &mut dyn FnMut(Parameter<'_>)) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-}
 
 impl<const N: usize> Shortcut<N, N> for Identity {
     fn add_forward(&mut self, input: &Batch<N>, _mode: Mode, sum: &mut Batch<N>) {
@@ -111,11 +103,13 @@ impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for
 /// let grad = Batch::<2>::from_column_slice(&[1.0, 2.0]);
 /// assert_eq!(block.backward(&x, &grad).as_slice(), &[1.0, 2.0]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Parameters)]
 pub struct Residual<const IN: usize, const OUT: usize, Body, Shortcut = Identity> {
     /// The layers whose output is added to the shortcut's.
+    #[module]
     pub body: Body,
     /// The [`Identity`], or the layers that bring the input to the body's output shape.
+    #[module]
     pub shortcut: Shortcut,
     output: Batch<OUT>,
     grad_input: Batch<IN>,
@@ -127,29 +121,6 @@ impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OU
     /// A block of `body` and `shortcut`.
     pub fn new(body: Body, shortcut: S) -> Self {
         Self { body, shortcut, output: Batch::zeros(1), grad_input: Batch::zeros(0) }
-    }
-}
-
-impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OUT>> Parameters
-    for Residual<IN, OUT, Body, S>
-{
-    fn visit_parameters(&mut self, visit: &mut dyn FnMut(Parameter<'_>)) {
-        self.body.visit_parameters(&mut |p| visit(p.in_module("body")));
-        self.shortcut.visit_parameters(&mut |p| visit(p.in_module("shortcut")));
-    }
-
-    fn visit_buffers(&mut self, visit: &mut dyn FnMut(Buffer<'_>)) {
-        self.body.visit_buffers(&mut |b| visit(b.in_module("body")));
-        self.shortcut.visit_buffers(&mut |b| visit(b.in_module("shortcut")));
-    }
-
-    fn visit_random_state(&mut self, visit: &mut dyn FnMut(RandomState<'_>)) {
-        self.body.visit_random_state(&mut |r| visit(r.in_module("body")));
-        self.shortcut.visit_random_state(&mut |r| visit(r.in_module("shortcut")));
-    }
-
-    fn parameter_count(&self) -> usize {
-        self.body.parameter_count() + self.shortcut.parameter_count()
     }
 }
 

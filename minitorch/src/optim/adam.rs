@@ -64,7 +64,7 @@ impl Default for AdamWConfig {
 /// let mut layer = Linear::<2, 1>::new(&mut StdRng::seed_from_u64(0));
 /// let mut adam = Adam::new(AdamConfig { learning_rate: 0.1, ..AdamConfig::default() })?;
 /// let before = layer.bias[0];
-/// layer.bias_gradient[0] = 5.0;
+/// layer.bias.gradient[0] = 5.0;
 /// adam.step(&mut layer)?; // the first bias-corrected step is η·sign(g), whatever |g|
 /// assert!((layer.bias[0] - (before - 0.1)).abs() < 1e-6);
 /// # Ok::<(), minitorch::Error>(())
@@ -81,7 +81,7 @@ pub type Adam = AdamOptimizer<AdamConfig>;
 /// let mut layer = Linear::<2, 1>::new(&mut StdRng::seed_from_u64(0));
 /// let mut adamw = AdamW::new(AdamWConfig { learning_rate: 0.1, weight_decay: 0.5, ..AdamWConfig::default() })?;
 /// layer.bias[0] = 2.0;
-/// layer.bias_gradient[0] = 0.0; // no gradient: only the decay acts
+/// layer.bias.gradient[0] = 0.0; // no gradient: only the decay acts
 /// adamw.step(&mut layer)?;
 /// assert!((layer.bias[0] - 2.0 * (1.0 - 0.1 * 0.5)).abs() < 1e-6);
 /// # Ok::<(), minitorch::Error>(())

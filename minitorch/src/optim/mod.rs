@@ -30,7 +30,7 @@ use crate::{Error, Parameters};
 /// ];
 /// for optimizer in &mut optimizers {
 ///     let before = layer.bias[0];
-///     layer.bias_gradient[0] = 1.0;
+///     layer.bias.gradient[0] = 1.0;
 ///     optimizer.step(&mut layer)?;
 ///     assert!(layer.bias[0] < before, "{} steps down the gradient", optimizer.name());
 /// }

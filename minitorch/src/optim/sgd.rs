@@ -45,7 +45,7 @@ impl Default for SgdConfig {
 /// let mut layer = Linear::<2, 1>::new(&mut StdRng::seed_from_u64(0));
 /// let mut sgd = Sgd::new(SgdConfig { learning_rate: 0.5, momentum: 0.9, ..SgdConfig::default() })?;
 /// let before = layer.bias[0];
-/// layer.bias_gradient[0] = 1.0;
+/// layer.bias.gradient[0] = 1.0;
 /// sgd.step(&mut layer)?; // first step: b = g, θ -= η·b
 /// assert_eq!(layer.bias[0], before - 0.5);
 /// # Ok::<(), minitorch::Error>(())

@@ -14,7 +14,7 @@ fn main() {
     let logits = network.forward(&Batch::<4>::zeros(1)).unwrap().clone();
     // With a zero input the output is linear2.bias + linear2.weight · relu(linear0.bias).
     let hidden = network.linear0.bias.map(|b| b.max(0.0));
-    let expected = &*network.linear2.weight * hidden + &*network.linear2.bias;
+    let expected = &**network.linear2.weight * hidden + &**network.linear2.bias;
     assert!((logits.column(0) - expected).abs().max() < 1e-6);
 
     let mut cnn = TinyCnn::pretrained();
