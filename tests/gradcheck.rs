@@ -137,15 +137,6 @@ fn dropout_in_training_and_evaluation() {
 }
 
 #[test]
-fn dropout_with_a_fixed_mask() {
-    let mut layer = Dropout::<3>::new(0.5, &mut StdRng::seed_from_u64(4));
-    layer.set_fixed_mask(Some(&Batch::<3>::from_column_slice(&[1.0, 0.0, 1.0, 0.0, 0.0, 1.0])));
-    let input = random_batch::<3>(2, 6);
-    assert_eq!(layer.forward(&input, Mode::Train).as_slice()[1], 0.0);
-    assert_passed("Dropout fixed mask", check_layer(&layer, &input, Mode::Train, GradientCheck::default()));
-}
-
-#[test]
 fn batchnorm_in_training_and_evaluation() {
     let mut layer = BatchNorm1d::<5>::new();
     // Parameters and running statistics away from their initial values, so every term matters.

@@ -7,16 +7,59 @@
 //! relative to the largest gradient of the step, because one of them is zero in exact arithmetic
 //! (a bias before batch normalisation), where only rounding is left to compare.
 
+use minitorch::Initialize;
 use minitorch::prelude::*;
-use minitorch::rand::{SeedableRng, rngs::StdRng};
+use minitorch::rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use support::numbers;
 
 mod support;
 
 net! {
-    /// PyTorch's `nn.Sequential(Linear(4,5), BatchNorm1d(5), ReLU(), Dropout(0.5), Linear(5,3))`.
-    struct Tiny< Linear(4, 5), BatchNorm1d(5), ReLU, Dropout(0.5), Linear(5, 3) >
+    /// PyTorch's `nn.Sequential(Linear(4,5), BatchNorm1d(5), ReLU(), Dropout(0.5), Linear(5,3))`,
+    /// its dropout with the mask PyTorch drew.
+    struct Tiny< Linear(4, 5), BatchNorm1d(5), ReLU, PyTorchMaskDropout<5>: 5 -> 5, Linear(5, 3) >
+}
+
+/// Inverted dropout with a given keep mask `m`, as the fixture's: `y = x ⊙ m / (1 − p)` in
+/// training, `y = x` in evaluation. `Dropout` draws its own masks from its own generator, which
+/// cannot draw PyTorch's; its formula is checked in `tests/network.rs` and `tests/gradcheck.rs`.
+#[derive(Clone, Debug, Parameters)]
+struct PyTorchMaskDropout<const N: usize> {
+    /// `m / (1 − p)`.
+    scaled_mask: Batch<N>,
+    last_mode: Mode,
+    output: Batch<N>,
+    grad_input: Batch<N>,
+}
+
+impl<const N: usize> Initialize for PyTorchMaskDropout<N> {
+    fn initialize(_rng: &mut impl Rng) -> Self {
+        let empty = Batch::zeros(0);
+        Self { scaled_mask: empty.clone(), last_mode: Mode::Train, output: empty.clone(), grad_input: empty }
+    }
+}
+
+impl<const N: usize> Layer<N, N> for PyTorchMaskDropout<N> {
+    fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
+        self.last_mode = mode;
+        self.output =
+            if mode == Mode::Train { input.component_mul(&self.scaled_mask) } else { input.clone() };
+        &self.output
+    }
+
+    fn output(&self) -> &Batch<N> {
+        &self.output
+    }
+
+    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        self.grad_input = if self.last_mode == Mode::Train {
+            grad_output.component_mul(&self.scaled_mask)
+        } else {
+            grad_output.clone()
+        };
+        &self.grad_input
+    }
 }
 
 fn fixture() -> Value {
@@ -73,7 +116,7 @@ fn fixture_network() -> (Value, Tiny, Batch<4>) {
     let fixture = fixture();
     let mut net = Tiny::new(&mut StdRng::seed_from_u64(0));
     support::load_pytorch_parameters(&mut net, &fixture["params"]);
-    net.dropout3.set_fixed_mask(Some(&batch::<5>(&fixture["dropout_keep_mask"])));
+    net.layer3.scaled_mask = batch::<5>(&fixture["dropout_keep_mask"]) / (1.0 - 0.5);
     let input = batch::<4>(&fixture["input"]);
     (fixture, net, input)
 }
@@ -88,7 +131,7 @@ fn one_training_step_matches_pytorch() {
     assert_batch_close("linear0 output", net.linear0.output(), &step["linear0_out"]);
     assert_batch_close("batchnorm1 output", net.batchnorm1.output(), &step["batchnorm1_out"]);
     assert_batch_close("relu2 output", net.relu2.output(), &step["relu2_out"]);
-    assert_batch_close("dropout3 output", net.dropout3.output(), &step["dropout3_out"]);
+    assert_batch_close("dropout3 output", net.layer3.output(), &step["dropout3_out"]);
     assert_batch_close("logits", net.linear4.output(), &step["logits"]);
     let torch_loss = step["loss"].as_f64().unwrap();
     assert!((f64::from(loss) - torch_loss).abs() <= 1e-5 * torch_loss, "loss {loss} vs {torch_loss}");
@@ -106,8 +149,8 @@ fn one_training_step_matches_pytorch() {
     });
 
     // The input gradient, which a network skips, through the layers' own backward passes.
-    let g = Layer::backward(&mut net.linear4.clone(), net.dropout3.output(), criterion.gradient()).clone();
-    let g = Layer::backward(&mut net.dropout3.clone(), net.relu2.output(), &g).clone();
+    let g = Layer::backward(&mut net.linear4.clone(), net.layer3.output(), criterion.gradient()).clone();
+    let g = Layer::backward(&mut net.layer3.clone(), net.relu2.output(), &g).clone();
     let g = Layer::backward(&mut net.relu2.clone(), net.batchnorm1.output(), &g).clone();
     let g = Layer::backward(&mut net.batchnorm1.clone(), net.linear0.output(), &g).clone();
     let grad_input = Layer::backward(&mut net.linear0.clone(), &input, &g).clone();

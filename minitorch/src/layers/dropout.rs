@@ -12,8 +12,8 @@
 //! Backward: `∂L/∂x = ∂L/∂y ⊙ m / (1 − p)` in training, `∂L/∂x = ∂L/∂y` in evaluation.
 //!
 //! Tests: `tests/gradcheck.rs` (finite differences), `tests/network.rs` (drop rate, scale, modes),
-//! `tests/parity.rs` (PyTorch's values with PyTorch's mask), `tests/training.rs` (a resumed run
-//! draws the same masks).
+//! `tests/training.rs` (a resumed run draws the same masks). PyTorch draws its masks from its own
+//! generator, so `tests/parity.rs` puts PyTorch's mask in a layer of its own in this one's place.
 
 use std::fmt;
 
@@ -44,7 +44,6 @@ pub struct Dropout<const N: usize> {
     probability: f32,
     /// `m / (1 − p)`: 0 where dropped, `1/(1 − p)` where kept.
     scaled_mask: Batch<N>,
-    mask_is_fixed: bool,
     /// The SplitMix64 state.
     #[random_state]
     generator: u64,
@@ -66,7 +65,6 @@ impl<const N: usize> Dropout<N> {
         Self {
             probability,
             scaled_mask: Batch::zeros(0),
-            mask_is_fixed: false,
             generator: rng.next_u64(),
             last_mode: Mode::Eval,
             output: Batch::zeros(1),
@@ -77,22 +75,6 @@ impl<const N: usize> Dropout<N> {
     /// The drop probability `p`.
     pub fn probability(&self) -> f32 {
         self.probability
-    }
-
-    /// A test hook, not part of the API: uses `keep` (1 = kept, 0 = dropped) as the mask of every
-    /// training forward from now on, instead of drawing one; `None` goes back to drawing. The
-    /// PyTorch parity test needs it to reproduce PyTorch's mask. A later training forward
-    /// panics if its batch size differs from the mask's.
-    #[doc(hidden)]
-    pub fn set_fixed_mask(&mut self, keep: Option<&Batch<N>>) {
-        match keep {
-            Some(keep) => {
-                let scale = 1.0 / (1.0 - self.probability);
-                self.scaled_mask = keep.map(|k| if k != 0.0 { scale } else { 0.0 });
-                self.mask_is_fixed = true;
-            }
-            None => self.mask_is_fixed = false,
-        }
     }
 
     fn draw_mask(&mut self, columns: usize) {
@@ -138,15 +120,7 @@ impl<const N: usize> Layer<N, N> for Dropout<N> {
             self.output.copy_from(input);
             return &self.output;
         }
-        if self.mask_is_fixed {
-            assert_eq!(
-                self.scaled_mask.ncols(),
-                input.ncols(),
-                "Dropout: the fixed mask is for another batch size"
-            );
-        } else {
-            self.draw_mask(input.ncols());
-        }
+        self.draw_mask(input.ncols());
         let entries =
             self.output.as_mut_slice().iter_mut().zip(input.as_slice()).zip(self.scaled_mask.as_slice());
         for ((y, &x), &m) in entries {
