@@ -1,6 +1,6 @@
-//! Classifies handwritten digits with the convolutional MNIST model compiled into this binary:
-//! no model file is read at run time, and `net!` checked the weights against the architecture
-//! when this example was compiled.
+//! Classifies handwritten digits with the convolutional MNIST model compiled into this binary
+//! (`minitorch::models::MnistCnn`): no model file is read at run time, and `net!` checked the
+//! weights against the architecture when the library was compiled.
 //!
 //! ```sh
 //! cargo run --release --example classify -- digit.png other.pgm   # PNG or PGM, any size
@@ -18,15 +18,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use minitorch::data::{Normalization, find_mnist_files, read_idx_images, read_idx_labels};
 use minitorch::image::GrayImage;
+use minitorch::models::MnistCnn as Classifier;
 use minitorch::prelude::*;
-
-net! {
-    /// The convolutional network as `cargo run --release --example mnist_mlp -- --arch cnn`
-    /// trained it (seed 0, 3 epochs, Adam): 99.24% on the MNIST test set.
-    #[weights = "../models/mnist_cnn.safetensors"]
-    struct Classifier< Input(1, 28, 28), Conv2d(1, 32, 5), ReLU, MaxPool2d(2), Conv2d(32, 64, 5), ReLU, MaxPool2d(2),
-        Flatten, Linear(1024, 128), ReLU, Dropout(0.5), Linear(128, 10) >
-}
 
 /// Classify pictures of handwritten digits (PNG or PGM) or images of the MNIST test set.
 #[derive(Parser)]
@@ -63,8 +56,7 @@ fn read_image(path: &Path, raw: bool) -> Result<(Vec<u8>, String), String> {
 }
 
 fn classify(network: &mut Classifier, name: &str, pixels: &[u8]) -> Result<(), String> {
-    let Normalization { mean, std } = Normalization::MNIST;
-    let input = Batch::<784>::from_iterator(1, pixels.iter().map(|&p| (f32::from(p) / 255.0 - mean) / std));
+    let input = Normalization::MNIST.batch::<784>(pixels).map_err(|e| e.to_string())?;
     let logits = network.forward(&input).map_err(|e| e.to_string())?;
     let probabilities = softmax(logits);
     let digit = predicted_classes(logits).next().expect("one sample");

@@ -10,6 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use minitorch::models::MnistMlp;
 use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
@@ -39,9 +40,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 net! {
-    #[weights = "models/mnist_mlp.safetensors"]
-    struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
-
     struct Mlp< Linear(784, 512), BatchNorm1d(512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
     struct SmallCnn< Input(1, 12, 12), Conv2d(1, 4, 3), ReLU, MaxPool2d(2), Conv2d(4, 8, 3), ReLU, Flatten, Linear(72, 10) >
 
@@ -55,7 +53,7 @@ net! {
 
 #[test]
 fn inference_allocates_nothing_and_training_only_in_gemm() {
-    let mut classifier = Classifier::pretrained();
+    let mut classifier = MnistMlp::pretrained();
     let image = Batch::<784>::from_fn(1, |r, _| ((r % 28) as f32 / 28.0) - 0.4);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for _ in 0..3 {

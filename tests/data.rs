@@ -157,3 +157,23 @@ fn images_that_do_not_fit_the_labels_or_the_network_are_errors() {
         data.fill_batch::<784>(&[0, 1], &mut minitorch::Batch::zeros(0), &mut Vec::new()).unwrap_err();
     assert_eq!(error.to_string(), "pixels per image (the network's input width): expected 784, found 4");
 }
+
+#[test]
+fn pictures_and_training_images_are_normalised_by_one_formula() {
+    let scaling = Normalization { mean: 0.25, std: 0.5 };
+    assert_eq!((scaling.input(0), scaling.input(255)), (-0.5, 1.5));
+    assert!((scaling.input(51) - (0.2 - 0.25) / 0.5).abs() < 1e-6);
+    // A batch from raw pixels is what the dataset gives for the same images.
+    let pixels: Vec<u8> = (0..12).map(|i| i * 20).collect();
+    let batch = scaling.batch::<4>(&pixels).unwrap();
+    let data = Dataset::new(pixels, vec![0, 1, 2], 4, scaling).unwrap();
+    let mut from_dataset = minitorch::Batch::zeros(0);
+    data.fill_batch::<4>(&[0, 1, 2], &mut from_dataset, &mut Vec::new()).unwrap();
+    assert_eq!(batch, from_dataset);
+    // Part of an image is refused.
+    let error = scaling.batch::<4>(&[1, 2, 3, 4, 5]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "pixels of whole images (the network's input width each): expected 4, found 5"
+    );
+}

@@ -136,3 +136,22 @@ fn a_file_is_named_in_its_error() {
     std::fs::write(&path, b"P5 1 1 255\n\x2a").unwrap();
     assert_eq!(GrayImage::read(&path).unwrap().pixels, [42]);
 }
+
+#[test]
+fn a_digit_becomes_one_normalised_input() {
+    use minitorch::data::Normalization;
+    let mut page = GrayImage { width: 40, height: 40, pixels: vec![0; 1600] };
+    for y in 10..30 {
+        page.pixels[y * 40 + 20] = 255; // a vertical stroke: a one
+    }
+    let mut digit = page.to_mnist().unwrap();
+    let input = digit.to_input().unwrap();
+    assert_eq!(input.shape(), (784, 1));
+    assert!(input.iter().zip(&digit.pixels).all(|(&x, &p)| x == Normalization::MNIST.input(p)));
+    digit.pixels.pop();
+    let error = digit.to_input().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "pixels of whole images (the network's input width each): expected 784, found 783"
+    );
+}

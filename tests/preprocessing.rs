@@ -6,12 +6,8 @@ use std::path::Path;
 
 use minitorch::data::{Normalization, find_mnist_files, read_idx_images, read_idx_labels};
 use minitorch::image::GrayImage;
+use minitorch::models::MnistMlp;
 use minitorch::prelude::*;
-
-net! {
-    #[weights = "models/mnist_mlp.safetensors"]
-    struct Classifier< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
-}
 
 /// `image` enlarged `factor` times, each pixel repeated.
 fn enlarged(image: &GrayImage, factor: usize) -> GrayImage {
@@ -40,12 +36,10 @@ fn inverted(image: &GrayImage) -> GrayImage {
 type Change = fn(&GrayImage) -> GrayImage;
 
 /// The share of `images` (28 × 28 each) that the model classifies as `labels` say.
-fn accuracy(network: &mut Classifier, images: &[Vec<u8>], labels: &[u8]) -> f32 {
-    let Normalization { mean, std } = Normalization::MNIST;
+fn accuracy(network: &mut MnistMlp, images: &[Vec<u8>], labels: &[u8]) -> f32 {
     let mut correct = 0;
     for (images, labels) in images.chunks(1000).zip(labels.chunks(1000)) {
-        let pixels = images.iter().flatten().map(|&p| (f32::from(p) / 255.0 - mean) / std);
-        let batch = Batch::<784>::from_iterator(images.len(), pixels);
+        let batch = Normalization::MNIST.batch::<784>(&images.concat()).unwrap();
         let predicted = predicted_classes(network.forward(&batch).unwrap());
         correct += predicted.zip(labels).filter(|&(p, &l)| p == usize::from(l)).count();
     }
@@ -63,7 +57,7 @@ fn the_test_set_survives_inverting_enlarging_and_padding() {
         .chunks_exact(784)
         .map(|pixels| GrayImage { width: 28, height: 28, pixels: pixels.to_vec() })
         .collect();
-    let mut network = Classifier::pretrained();
+    let mut network = MnistMlp::pretrained();
     let raw: Vec<Vec<u8>> = originals.iter().map(|image| image.pixels.clone()).collect();
     let baseline = accuracy(&mut network, &raw, &labels);
     let changes: [(&str, Change); 5] = [

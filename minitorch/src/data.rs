@@ -146,6 +146,42 @@ impl Normalization {
     /// MNIST's training-set statistics, the constants PyTorch's examples use.
     pub const MNIST: Normalization = Normalization { mean: 0.1307, std: 0.3081 };
 
+    /// One pixel as a network's input, `(pixel/255 − mean) / std`, computed as
+    /// `pixel · (1/(255·std)) − mean/std`. Every image a network reads, in training or from a
+    /// picture, goes through this one formula.
+    ///
+    /// ```
+    /// use minitorch::data::Normalization;
+    /// let scaling = Normalization { mean: 0.5, std: 0.5 };
+    /// assert_eq!((scaling.input(0), scaling.input(255)), (-1.0, 1.0));
+    /// ```
+    pub fn input(&self, pixel: u8) -> f32 {
+        f32::from(pixel) * (1.0 / (255.0 * self.std)) - self.mean / self.std
+    }
+
+    /// Images of `N` pixels each, one after another, as a batch of inputs (one column each).
+    ///
+    /// ```
+    /// use minitorch::data::Normalization;
+    /// let batch = Normalization::MNIST.batch::<4>(&[0, 255, 0, 0, 9, 9, 9, 9])?;
+    /// assert_eq!(batch.shape(), (4, 2));
+    /// assert_eq!(batch[(1, 0)], Normalization::MNIST.input(255));
+    /// # Ok::<(), minitorch::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] if `pixels` is not a whole number of images.
+    pub fn batch<const N: usize>(&self, pixels: &[u8]) -> Result<Batch<N>, Error> {
+        if N == 0 || !pixels.len().is_multiple_of(N) {
+            return Err(Error::SizeMismatch {
+                what: "pixels of whole images (the network's input width each)",
+                expected: N,
+                found: pixels.len(),
+            });
+        }
+        Ok(Batch::from_iterator(pixels.len() / N, pixels.iter().map(|&p| self.input(p))))
+    }
+
     /// The statistics of `pixels` themselves.
     pub fn of(pixels: &[u8]) -> Self {
         let n = pixels.len().max(1) as f64;
@@ -266,11 +302,9 @@ impl Dataset {
             });
         }
         crate::matrix::resize_batch(batch, indices.len());
-        let Normalization { mean, std } = self.normalization;
-        let (scale, shift) = (1.0 / (255.0 * std), mean / std);
         for (column, &index) in batch.as_mut_slice().chunks_exact_mut(N).zip(indices) {
             for (x, &pixel) in column.iter_mut().zip(self.image(index)) {
-                *x = f32::from(pixel) * scale - shift;
+                *x = self.normalization.input(pixel);
             }
         }
         labels.clear();

@@ -16,7 +16,9 @@
 use std::fmt;
 use std::path::Path;
 
+use crate::Batch;
 use crate::Error;
+use crate::data::Normalization;
 
 /// The most pixels an image may have: 4096 × 4096, more than a phone camera's photo and far more
 /// than a digit needs; small enough that a lying header or a compressed bomb cannot make the
@@ -228,6 +230,24 @@ pub struct MnistDigit {
     pub ink_size: (usize, usize),
     /// The ink's size after scaling to fit 20 × 20.
     pub scaled_size: (usize, usize),
+}
+
+impl MnistDigit {
+    /// The digit as an MNIST network's input: its pixels normalised as MNIST's training images
+    /// were ([`Normalization::MNIST`]), one column.
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] if `pixels` no longer holds 28 × 28 pixels.
+    pub fn to_input(&self) -> Result<Batch<784>, Error> {
+        Normalization::MNIST.batch::<784>(&self.pixels).and_then(|batch| match batch.ncols() {
+            1 => Ok(batch),
+            _ => Err(Error::SizeMismatch {
+                what: "pixels of an MNIST digit",
+                expected: 784,
+                found: self.pixels.len(),
+            }),
+        })
+    }
 }
 
 impl fmt::Display for MnistDigit {

@@ -258,6 +258,8 @@ pub mod image;
 pub mod layers;
 pub mod loss;
 pub mod matrix;
+#[cfg(feature = "pretrained")]
+pub mod models;
 pub mod network;
 pub mod optim;
 #[cfg(feature = "plot")]
@@ -311,10 +313,17 @@ pub use optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig}
 /// The `rand` this crate uses, so that generated code and users agree on its traits.
 pub use rand;
 
-/// Everything a training script needs: `use minitorch::prelude::*;`.
+/// `use minitorch::prelude::*;` brings what declaring, running and training a network takes, by
+/// one rule: `net!` and the traits its networks implement ([`Layer`], [`Network`],
+/// [`Parameters`] with its derive, [`Initialize`]); [`Batch`], [`Mode`], [`Param`] and [`Error`];
+/// every layer; the loss with [`softmax`] and [`predicted_classes`]; and every optimiser with its
+/// settings. Data sets, checkpoints, pictures and the training loop's helpers stay in their
+/// modules (`data`, [`checkpoint`], `image`, `train`).
 pub mod prelude {
     pub use crate::{
-        Batch, BatchNorm1d, CrossEntropy, Dropout, Error, GELU, Layer, LeakyReLU, Linear, Mode, Network,
-        Optimizer, Parameters, ReLU, Sgd, SgdConfig, Sigmoid, Tanh, net, predicted_classes, softmax,
+        Activation, Adam, AdamConfig, AdamW, AdamWConfig, AdaptiveAvgPool2d, AvgPool2d, Batch, BatchNorm,
+        BatchNorm1d, BatchNorm2d, Concat, Conv2d, CrossEntropy, Dropout, Error, GELU, Initialize, Layer,
+        LeakyReLU, Linear, MaxPool2d, Mode, Network, Optimizer, Param, Parameters, ReLU, Residual, Sgd,
+        SgdConfig, Sigmoid, Tanh, net, predicted_classes, softmax,
     };
 }

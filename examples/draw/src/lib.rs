@@ -1,5 +1,5 @@
-//! The drawing page's server: HTTP/1.1 on `std::net` alone, a fixed pool of worker threads, each
-//! with its own copy of the convolutional network that `net!` compiled in with `#[weights]`.
+//! The drawing page's server: HTTP/1.1 on `std::net` alone, classifying with the convolutional
+//! network the library ships compiled in (`minitorch::models::MnistCnn`).
 //!
 //! Routes:
 //! - `GET /` — the page (`src/page.html`): a canvas to draw on, the digit read and a bar per
@@ -24,11 +24,12 @@
 //! send a byte at a time).
 //!
 //! ```
-//! use minitorch_draw::{Classifier, Settings, read_request, respond};
+//! use minitorch::models::MnistCnn;
+//! use minitorch_draw::{Settings, read_request, respond};
 //! let settings = Settings { workers: 1, connections: 1, data_dir: "data/mnist".into() };
 //! // A white 3×3 PGM: a blank drawing, refused with a reason.
 //! let request = read_request(&b"POST /classify HTTP/1.1\r\nContent-Length: 20\r\n\r\nP5 3 3 255\n\xff\xff\xff\xff\xff\xff\xff\xff\xff"[..]).unwrap();
-//! let response = respond(&request, &mut Classifier::pretrained(), &settings);
+//! let response = respond(&request, &mut MnistCnn::pretrained(), &settings);
 //! assert_eq!(response.status, 422);
 //! assert!(String::from_utf8(response.body).unwrap().contains("no digit"));
 //! ```
@@ -40,17 +41,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use minitorch::data::{Normalization, find_mnist_files, read_idx_images};
+use minitorch::data::{find_mnist_files, read_idx_images};
 use minitorch::image::GrayImage;
+use minitorch::models::MnistCnn as Classifier;
 use minitorch::prelude::*;
-
-net! {
-    /// The convolutional network as `cargo run --release --example mnist_mlp -- --arch cnn`
-    /// trained it (seed 0, 3 epochs, Adam): 99.24% on the MNIST test set.
-    #[weights = "../../models/mnist_cnn.safetensors"]
-    pub struct Classifier< Input(1, 28, 28), Conv2d(1, 32, 5), ReLU, MaxPool2d(2), Conv2d(32, 64, 5), ReLU,
-        MaxPool2d(2), Flatten, Linear(1024, 128), ReLU, Dropout(0.5), Linear(128, 10) >
-}
 
 /// The page, served from the binary.
 const PAGE: &str = include_str!("page.html");
@@ -233,9 +227,10 @@ fn classify(body: &[u8], classifier: &mut Classifier) -> Response {
         Ok(digit) => digit,
         Err(error) => return Response::error(422, &error.to_string()),
     };
-    let Normalization { mean, std } = Normalization::MNIST;
-    let input =
-        Batch::<784>::from_iterator(1, digit.pixels.iter().map(|&p| (f32::from(p) / 255.0 - mean) / std));
+    let input = match digit.to_input() {
+        Ok(input) => input,
+        Err(error) => return Response::error(500, &error.to_string()),
+    };
     let logits = match classifier.forward(&input) {
         Ok(logits) => logits,
         Err(error) => return Response::error(500, &error.to_string()),
