@@ -11,6 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Visibility};
 
 use crate::model::{CheckedEntry, CheckedNetwork, Node, Sequence};
+use crate::pytorch::pytorch;
 use crate::summary::{entry_doc, struct_doc, summary};
 
 pub fn expand(network: &CheckedNetwork) -> TokenStream {
@@ -27,6 +28,7 @@ pub fn expand(network: &CheckedNetwork) -> TokenStream {
         network_methods(network, &list),
         pretrained(network).unwrap_or_default(),
         summary(network),
+        pytorch(network),
     ];
     let inner = inner_lists(&list).into_iter().map(|inner| inner_struct(&inner));
     quote!(#(#parts)* #(#inner)*)

@@ -10,7 +10,8 @@
 //!   every mistake becomes an error in `errors.rs`'s collector, spanned at the entry at fault;
 //! - `weights.rs` checks a `#[weights = "…"]` file against the checked tree (`model.rs`);
 //! - `expand.rs` writes the structs with their straight-line `forward` and `backward`, and
-//!   `summary.rs` their documentation and `summary()`.
+//!   `summary.rs` their documentation and `summary()`, `pytorch.rs` the same network as PyTorch
+//!   code.
 //!
 //! `#[derive(Parameters)]` is apart from the pipeline, in `derive_parameters.rs`.
 
@@ -24,6 +25,7 @@ mod expand;
 mod kinds;
 mod model;
 mod parse;
+mod pytorch;
 mod rules;
 mod shape;
 mod summary;
