@@ -12,10 +12,11 @@
 //!
 //! stdout gets the network's summary, one `key=value` line per epoch and a final test line;
 //! stderr a progress bar.
-//! Into `--out` (default `runs/<arch>`): `metrics.csv`, `convergence.svg` and the trained
-//! `model.safetensors` (PyTorch state-dict names: `nn.Sequential.load_state_dict` takes it); and,
-//! after every epoch, `training_state.safetensors` (model, optimiser state, epoch) with
-//! `arguments.txt` (the run's settings), from which `--resume` continues a stopped run.
+//! Into `--out` (default `runs/<arch>`), a run's folder (`minitorch::run`): `settings.txt`,
+//! `metrics.csv`, `convergence.svg`, the trained `model.safetensors` (PyTorch state-dict names:
+//! `nn.Sequential.load_state_dict` takes it) with its model card (`README.md`, `config.json`),
+//! and, after every epoch, `training_state.safetensors`, from which `--resume` continues a
+//! stopped run with its own settings.
 //!
 //! The workshop's competition submission: predictions for every image of an IDX file, as CSV.
 //!
@@ -31,12 +32,13 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use minitorch::checkpoint;
 use minitorch::data::{Dataset, Mnist, Normalization, RandomShift, find_mnist_files, read_idx_images};
-use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
+use minitorch::optim::OptimizerSettings;
 use minitorch::plot::{plot_comparison, plot_convergence};
 use minitorch::prelude::*;
 use minitorch::progress::ProgressBars;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit, write_metrics_csv};
+use minitorch::run::{ModelCard, RunFolder, RunSettings};
+use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit, predict};
 
 net! {
     /// The workshop's first architecture.
@@ -224,9 +226,77 @@ struct Arguments {
     predictions: PathBuf,
 }
 
+impl Arguments {
+    /// The settings of a new run of `architecture`: the flags given, its defaults for the rest.
+    fn settings(&self, architecture: Architecture) -> RunSettings {
+        let kind = self.optimizer.unwrap_or(architecture.default_optimizer());
+        let learning_rate = self.lr.unwrap_or(kind.default_learning_rate());
+        let weight_decay = self.weight_decay.unwrap_or(match kind {
+            OptimizerKind::Adamw => architecture.default_adamw_weight_decay(),
+            OptimizerKind::Sgd | OptimizerKind::Adam => 0.0,
+        });
+        let optimizer = match kind {
+            OptimizerKind::Sgd => OptimizerSettings::Sgd(SgdConfig {
+                learning_rate,
+                momentum: self.momentum,
+                weight_decay,
+                ..SgdConfig::default()
+            }),
+            OptimizerKind::Adam => {
+                OptimizerSettings::Adam(AdamConfig { learning_rate, weight_decay, ..AdamConfig::default() })
+            }
+            OptimizerKind::Adamw => OptimizerSettings::AdamW(AdamWConfig {
+                learning_rate,
+                weight_decay,
+                ..AdamWConfig::default()
+            }),
+        };
+        RunSettings {
+            architecture: architecture.name().to_string(),
+            epochs: self.epochs.unwrap_or(architecture.default_epochs()),
+            batch_size: self.batch_size,
+            optimizer,
+            schedule: match self.schedule {
+                LearningRateSchedule::Constant => Schedule::Constant,
+                LearningRateSchedule::Cosine => Schedule::Cosine,
+            },
+            shift: self.shift.unwrap_or(architecture.default_shift()),
+            seed: self.seed,
+        }
+    }
+}
+
+/// Something to do with a network of the chosen architecture: train it, or classify with it.
+trait Task {
+    type Output;
+    fn run<N: Network<784, 10> + Send>(self, network: N) -> Result<Self::Output, Error>;
+}
+
+/// Runs `task` on a new network of `architecture`, initialised from `seed`.
+fn with_network<T: Task>(architecture: Architecture, seed: u64, task: T) -> Result<T::Output, Error> {
+    let rng = &mut StdRng::seed_from_u64(seed);
+    match architecture {
+        Architecture::Base => task.run(Base::new(rng)),
+        Architecture::Mlp => task.run(Mlp::new(rng)),
+        Architecture::MlpBn => task.run(MlpBn::new(rng)),
+        Architecture::Cnn => task.run(Cnn::new(rng)),
+        Architecture::PytorchCnn => task.run(PytorchCnn::new(rng)),
+        Architecture::Resnet => task.run(ResNet::new(rng)),
+    }
+}
+
+/// Training, into a run's folder, from its start or from where it stopped.
+struct Training<'a> {
+    data: &'a Mnist,
+    settings: &'a RunSettings,
+    folder: &'a RunFolder,
+    resume: bool,
+    stop_after: Option<usize>,
+}
+
 /// What one architecture's run produced.
 struct Run {
-    architecture: Architecture,
+    architecture: String,
     parameters: usize,
     history: Vec<EpochMetrics>,
     test: Option<(f32, f32)>,
@@ -234,234 +304,121 @@ struct Run {
     failure: Option<Error>,
 }
 
-impl Arguments {
-    fn epochs(&self, architecture: Architecture) -> usize {
-        self.epochs.unwrap_or(architecture.default_epochs())
-    }
+impl Task for Training<'_> {
+    type Output = Run;
 
-    fn optimizer(&self, architecture: Architecture) -> OptimizerKind {
-        self.optimizer.unwrap_or(architecture.default_optimizer())
-    }
-
-    fn shift(&self, architecture: Architecture) -> usize {
-        self.shift.unwrap_or(architecture.default_shift())
-    }
-}
-
-fn optimizer(arguments: &Arguments, architecture: Architecture) -> Result<Box<dyn Optimizer + Send>, Error> {
-    let kind = arguments.optimizer(architecture);
-    let learning_rate = arguments.lr.unwrap_or(kind.default_learning_rate());
-    Ok(match kind {
-        OptimizerKind::Sgd => Box::new(Sgd::new(SgdConfig {
-            learning_rate,
-            momentum: arguments.momentum,
-            weight_decay: arguments.weight_decay.unwrap_or(0.0),
-            ..SgdConfig::default()
-        })?),
-        OptimizerKind::Adam => Box::new(Adam::new(AdamConfig {
-            learning_rate,
-            weight_decay: arguments.weight_decay.unwrap_or(0.0),
-            ..AdamConfig::default()
-        })?),
-        OptimizerKind::Adamw => Box::new(AdamW::new(AdamWConfig {
-            learning_rate,
-            weight_decay: arguments.weight_decay.unwrap_or(architecture.default_adamw_weight_decay()),
-            ..AdamWConfig::default()
-        })?),
-    })
-}
-
-fn train<N: Network<784, 10> + Send>(
-    (mut network, summary): (N, &str),
-    architecture: Architecture,
-    data: &Mnist,
-    arguments: &Arguments,
-    out: &Path,
-) -> Result<Run, Error> {
-    let mut optimizer = optimizer(arguments, architecture)?;
-    let epochs = arguments.epochs(architecture);
-    println!("{summary}");
-    let state_file = out.join("training_state.safetensors");
-    let completed_epochs = if arguments.resume.is_some() {
-        let done = checkpoint::load_training_state(&state_file, &mut network, &mut *optimizer)?;
-        println!("resuming arch={} after epoch {done} of {epochs}", architecture.name());
-        done
-    } else {
-        0
-    };
-    let config = TrainingConfig {
-        epochs,
-        batch_size: arguments.batch_size,
-        seed: arguments.seed,
-        schedule: match arguments.schedule {
-            LearningRateSchedule::Constant => Schedule::Constant,
-            LearningRateSchedule::Cosine => Schedule::Cosine,
-        },
-        completed_epochs,
-        stop_after_epoch: arguments.stop_after,
-        state_file: Some(state_file),
-        shift: match arguments.shift(architecture) {
-            0 => None,
-            max => Some(RandomShift { max, width: 28 }),
-        },
-    };
-    let parameters = network.parameter_count();
-    let start = Instant::now();
-    let mut bars = ProgressBars::default();
-    // A resumed run's metrics go on from those of the epochs before it.
-    let mut history =
-        if completed_epochs > 0 { read_metrics_csv(&out.join("metrics.csv"))? } else { Vec::new() };
-    history.truncate(completed_epochs);
-    let outcome = fit(&mut network, &mut *optimizer, &data.train, &data.validation, &config, |event| {
-        bars.observe(event);
-        if let Progress::EpochDone(m) = event {
-            println!(
-                "arch={} epoch={} train_loss={:.4} train_accuracy={:.4} val_loss={:.4} val_accuracy={:.4} seconds={:.2}",
-                architecture.name(),
-                m.epoch,
-                m.train_loss,
-                m.train_accuracy,
-                m.validation_loss,
-                m.validation_accuracy,
-                m.seconds
-            );
-            history.push(*m);
+    fn run<N: Network<784, 10> + Send>(self, mut network: N) -> Result<Run, Error> {
+        let Training { data, settings, folder, resume, stop_after } = self;
+        let architecture = settings.architecture.clone();
+        let mut optimizer = settings.optimizer.build()?;
+        println!("{}", N::summary());
+        let completed_epochs = match resume {
+            true => checkpoint::load_training_state(&folder.state_file(), &mut network, &mut *optimizer)?,
+            false => 0,
+        };
+        if resume {
+            println!("resuming arch={architecture} after epoch {completed_epochs} of {}", settings.epochs);
         }
-    });
-    // The metrics of whatever finished are written, also when training stopped early; the model
-    // only when it did not (a model saved by an earlier run stays as it was).
-    write_metrics_csv(&out.join("metrics.csv"), &history)?;
-    plot_convergence(&out.join("convergence.svg"), architecture.name(), &history)?;
-    if outcome.is_ok() {
-        checkpoint::save(&mut network, &out.join("model.safetensors"))?;
-    }
-    if let Err(error) = outcome {
-        return match error {
-            Error::NonFiniteLoss { .. } => {
-                Ok(Run { architecture, parameters, history, test: None, failure: Some(error) })
+        let config = TrainingConfig {
+            epochs: settings.epochs,
+            batch_size: settings.batch_size,
+            seed: settings.seed,
+            schedule: settings.schedule,
+            completed_epochs,
+            stop_after_epoch: stop_after,
+            state_file: Some(folder.state_file()),
+            shift: (settings.shift > 0).then_some(RandomShift { max: settings.shift, width: 28 }),
+        };
+        let parameters = network.parameter_count();
+        let start = Instant::now();
+        let mut bars = ProgressBars::default();
+        // A resumed run's metrics go on from those of the epochs before it.
+        let mut history = if resume { folder.read_metrics()? } else { Vec::new() };
+        history.truncate(completed_epochs);
+        let outcome = fit(&mut network, &mut *optimizer, &data.train, &data.validation, &config, |event| {
+            bars.observe(event);
+            if let Progress::EpochDone(m) = event {
+                println!(
+                    "arch={architecture} epoch={} train_loss={:.4} train_accuracy={:.4} val_loss={:.4} val_accuracy={:.4} seconds={:.2}",
+                    m.epoch,
+                    m.train_loss,
+                    m.train_accuracy,
+                    m.validation_loss,
+                    m.validation_accuracy,
+                    m.seconds
+                );
+                history.push(*m);
             }
-            other => Err(other),
-        };
-    }
-    if history.len() < epochs {
-        println!("stopped after epoch {}; continue with --resume {}", history.len(), out.display());
-        return Ok(Run { architecture, parameters, history, test: None, failure: None });
-    }
-    let (test_loss, test_accuracy) = evaluate(&mut network, &data.test, 1000)?;
-    println!(
-        "arch={} test_loss={test_loss:.4} test_accuracy={test_accuracy:.4} params={parameters} seconds_total={:.1}",
-        architecture.name(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(Run { architecture, parameters, history, test: Some((test_loss, test_accuracy)), failure: None })
-}
-
-fn run_one(
-    architecture: Architecture,
-    data: &Mnist,
-    arguments: &Arguments,
-    out: &Path,
-) -> Result<Run, Error> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| Error::Write { path: out.to_path_buf(), problem: e.to_string() })?;
-    let rng = &mut StdRng::seed_from_u64(arguments.seed);
-    match architecture {
-        Architecture::Base => train((Base::new(rng), Base::summary()), architecture, data, arguments, out),
-        Architecture::Mlp => train((Mlp::new(rng), Mlp::summary()), architecture, data, arguments, out),
-        Architecture::MlpBn => train((MlpBn::new(rng), MlpBn::summary()), architecture, data, arguments, out),
-        Architecture::Cnn => train((Cnn::new(rng), Cnn::summary()), architecture, data, arguments, out),
-        Architecture::PytorchCnn => {
-            train((PytorchCnn::new(rng), PytorchCnn::summary()), architecture, data, arguments, out)
-        }
-        Architecture::Resnet => {
-            train((ResNet::new(rng), ResNet::summary()), architecture, data, arguments, out)
-        }
-    }
-}
-
-/// The metrics a stopped run wrote, to go on from when it resumes.
-fn read_metrics_csv(path: &Path) -> Result<Vec<EpochMetrics>, Error> {
-    let error = |problem: String| Error::Data { path: path.to_path_buf(), problem };
-    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    let mut history = Vec::new();
-    for (line_number, line) in text.lines().enumerate().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let number = |i: usize| -> Result<f64, Error> {
-            fields
-                .get(i)
-                .and_then(|f| f.parse().ok())
-                .ok_or_else(|| error(format!("line {}: not a metrics row", line_number + 1)))
-        };
-        history.push(EpochMetrics {
-            epoch: number(0)? as usize,
-            train_loss: number(1)? as f32,
-            train_accuracy: number(2)? as f32,
-            validation_loss: number(3)? as f32,
-            validation_accuracy: number(4)? as f32,
-            seconds: number(5)?,
         });
+        // The metrics of whatever finished are written, also when training stopped early; the
+        // model only when it did not (a model saved by an earlier run stays as it was).
+        folder.write_metrics(&history)?;
+        plot_convergence(&folder.path().join("convergence.svg"), &architecture, &history)?;
+        let mut run = Run { architecture, parameters, history, test: None, failure: None };
+        match outcome {
+            Err(error @ Error::NonFiniteLoss { .. }) => return Ok(Run { failure: Some(error), ..run }),
+            Err(other) => return Err(other),
+            Ok(_) if run.history.len() < settings.epochs => {
+                let (done, out) = (run.history.len(), folder.path().display());
+                println!("stopped after epoch {done}; continue with --resume {out}");
+                return Ok(run);
+            }
+            Ok(_) => {}
+        }
+        let (test_loss, test_accuracy) = evaluate(&mut network, &data.test, 1000)?;
+        println!(
+            "arch={} test_loss={test_loss:.4} test_accuracy={test_accuracy:.4} params={parameters} seconds_total={:.1}",
+            run.architecture,
+            start.elapsed().as_secs_f64()
+        );
+        run.test = Some((test_loss, test_accuracy));
+        checkpoint::save(&mut network, &folder.model_file())?;
+        let card = ModelCard {
+            summary: N::summary(),
+            pytorch_module: N::pytorch_module(),
+            input_shape: N::input_shape(),
+            classes: 10,
+            normalization: data.train.normalization(),
+            split: [data.train.len(), data.validation.len(), data.test.len()],
+            history: &run.history,
+            test: run.test,
+        };
+        folder.write_model_card(settings, &card)?;
+        Ok(run)
     }
-    Ok(history)
 }
 
-/// The file in a run's folder that keeps its command-line settings, for `--resume`.
-const ARGUMENTS_FILE: &str = "arguments.txt";
-
-/// The settings of the run in `folder`, with `--resume folder` and this call's `--data-dir`.
-fn resumed_arguments(folder: &Path, data_dir: &Path) -> Result<Arguments, Error> {
-    let path = folder.join(ARGUMENTS_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::Data {
-        path: path.clone(),
-        problem: format!("cannot read the run's settings ({e}); is {} a run folder?", folder.display()),
-    })?;
-    let stored = text.lines().filter(|line| !line.is_empty());
-    let words = std::iter::once("mnist_mlp").chain(stored);
-    let mut arguments = Arguments::try_parse_from(words).map_err(|e| Error::Data {
-        path: path.clone(),
-        problem: e.to_string().lines().next().unwrap_or_default().to_string(),
-    })?;
-    arguments.out = Some(folder.to_path_buf());
-    arguments.resume = Some(folder.to_path_buf());
-    arguments.data_dir = data_dir.to_path_buf();
-    Ok(arguments)
+/// Classifying every image of an IDX file, as the workshop's competition submission.
+struct Prediction<'a> {
+    arguments: &'a Arguments,
+    images: &'a Path,
 }
 
-/// Keeps the settings of a new run in its folder, one command-line word per line.
-fn write_arguments(arguments: &Arguments, out: &Path) -> Result<(), Error> {
-    let mut words = vec![
-        format!("--arch={}", arguments.arch.name()),
-        format!("--epochs={}", arguments.epochs(arguments.arch)),
-        format!("--batch-size={}", arguments.batch_size),
-        format!(
-            "--optimizer={}",
-            arguments.optimizer(arguments.arch).to_possible_value().expect("no skipped values").get_name()
-        ),
-        format!("--momentum={}", arguments.momentum),
-        format!(
-            "--schedule={}",
-            arguments.schedule.to_possible_value().expect("no skipped values").get_name()
-        ),
-        format!("--shift={}", arguments.shift(arguments.arch)),
-        format!("--seed={}", arguments.seed),
-    ];
-    words.extend(arguments.lr.map(|lr| format!("--lr={lr}")));
-    words.extend(arguments.weight_decay.map(|decay| format!("--weight-decay={decay}")));
-    let path = out.join(ARGUMENTS_FILE);
-    std::fs::write(&path, words.join("\n") + "\n").map_err(|e| Error::Write { path, problem: e.to_string() })
+impl Task for Prediction<'_> {
+    type Output = ();
+
+    fn run<N: Network<784, 10> + Send>(self, mut network: N) -> Result<(), Error> {
+        let Prediction { arguments, images } = self;
+        let default_model = Path::new("runs").join(arguments.arch.name()).join("model.safetensors");
+        checkpoint::load(&mut network, arguments.model.as_ref().unwrap_or(&default_model))?;
+        // The normalisation training used: the statistics of the training file in --data-dir.
+        let [train_images, ..] = find_mnist_files(&arguments.data_dir)?;
+        let normalization = Normalization::of(&read_idx_images(&train_images)?.pixels);
+        let file = read_idx_images(images)?;
+        let data = Dataset::new(file.pixels, vec![0; file.count], file.rows * file.columns, normalization)?;
+        let mut csv = String::from("index,label\n");
+        for (index, label) in predict(&mut network, &data, 1000)?.into_iter().enumerate() {
+            csv.push_str(&format!("{index},{label}\n"));
+        }
+        let path = &arguments.predictions;
+        std::fs::write(path, csv).map_err(|e| Error::Write { path: path.clone(), problem: e.to_string() })?;
+        println!("predictions={} images={}", path.display(), file.count);
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
-    let mut arguments = Arguments::parse();
-    if let Some(folder) = arguments.resume.clone() {
-        match resumed_arguments(&folder, &arguments.data_dir) {
-            Ok(resumed) => arguments = resumed,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    match run(&arguments) {
+    match run(&Arguments::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -470,68 +427,63 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `index,label` for every image of `images`, classified by `network`.
-fn predict<N: Network<784, 10>>(mut network: N, arguments: &Arguments, images: &Path) -> Result<(), Error> {
-    let default_model = Path::new("runs").join(arguments.arch.name()).join("model.safetensors");
-    checkpoint::load(&mut network, arguments.model.as_ref().unwrap_or(&default_model))?;
-    network.eval();
-    // The normalisation training used: the statistics of the training file in --data-dir.
-    let [train_images, ..] = find_mnist_files(&arguments.data_dir)?;
-    let normalization = Normalization::of(&read_idx_images(&train_images)?.pixels);
-    let file = read_idx_images(images)?;
-    let count = file.count;
-    let data = Dataset::new(file.pixels, vec![0; count], file.rows * file.columns, normalization)?;
-    let (mut batch, mut unused_labels) = (Batch::<784>::zeros(0), Vec::new());
-    let mut csv = String::from("index,label\n");
-    let indices: Vec<usize> = (0..count).collect();
-    for chunk in indices.chunks(1000) {
-        data.fill_batch(chunk, &mut batch, &mut unused_labels)?;
-        for (index, label) in chunk.iter().zip(predicted_classes(network.forward(&batch)?)) {
-            csv.push_str(&format!("{index},{label}\n"));
-        }
-    }
-    let path = &arguments.predictions;
-    std::fs::write(path, csv).map_err(|e| Error::Write { path: path.clone(), problem: e.to_string() })?;
-    println!("predictions={} images={count}", path.display());
-    Ok(())
-}
-
 fn run(arguments: &Arguments) -> Result<(), Error> {
     if let Some(images) = &arguments.predict {
-        let rng = &mut StdRng::seed_from_u64(arguments.seed);
-        return match arguments.arch {
-            Architecture::Base => predict(Base::new(rng), arguments, images),
-            Architecture::Mlp => predict(Mlp::new(rng), arguments, images),
-            Architecture::MlpBn => predict(MlpBn::new(rng), arguments, images),
-            Architecture::Cnn => predict(Cnn::new(rng), arguments, images),
-            Architecture::PytorchCnn => predict(PytorchCnn::new(rng), arguments, images),
-            Architecture::Resnet => predict(ResNet::new(rng), arguments, images),
+        return with_network(arguments.arch, arguments.seed, Prediction { arguments, images });
+    }
+    if let Some(path) = &arguments.resume {
+        // The run goes on with its own settings, on this call's --data-dir.
+        let folder = RunFolder::open(path)?;
+        let settings = folder.read_settings()?;
+        let architecture =
+            Architecture::from_str(&settings.architecture, false).map_err(|problem| Error::Data {
+                path: folder.path().join("settings.txt"),
+                problem: format!("`architecture`: {problem}"),
+            })?;
+        let data = Mnist::load(&arguments.data_dir, 12_000, settings.seed)?;
+        let training = Training {
+            data: &data,
+            settings: &settings,
+            folder: &folder,
+            resume: true,
+            stop_after: arguments.stop_after,
         };
+        return with_network(architecture, settings.seed, training)?.failure.map_or(Ok(()), Err);
     }
     let data = Mnist::load(&arguments.data_dir, 12_000, arguments.seed)?;
-    if !arguments.compare {
-        let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name()));
-        if arguments.resume.is_none() {
-            optimizer(arguments, arguments.arch)?; // refuses bad settings before anything is written
-            std::fs::create_dir_all(&out)
-                .map_err(|e| Error::Write { path: out.clone(), problem: e.to_string() })?;
-            write_arguments(arguments, &out)?;
-        }
-        let run = run_one(arguments.arch, &data, arguments, &out)?;
-        return run.failure.map_or(Ok(()), Err);
-    }
-    let out = arguments.out.clone().unwrap_or_else(|| Path::new("runs").join("compare"));
-    let mut runs = Vec::new();
     let compared =
         [Architecture::Base, Architecture::Mlp, Architecture::MlpBn, Architecture::Cnn, Architecture::Resnet];
-    for architecture in compared {
-        runs.push(run_one(architecture, &data, arguments, &out.join(architecture.name()))?);
+    let (architectures, out) = match arguments.compare {
+        false => (
+            &[arguments.arch][..],
+            arguments.out.clone().unwrap_or_else(|| Path::new("runs").join(arguments.arch.name())),
+        ),
+        true => (&compared[..], arguments.out.clone().unwrap_or_else(|| Path::new("runs").join("compare"))),
+    };
+    let mut runs = Vec::new();
+    for &architecture in architectures {
+        let settings = arguments.settings(architecture);
+        settings.optimizer.build()?; // refuses bad settings before anything is written
+        let folder =
+            RunFolder::create(if arguments.compare { out.join(architecture.name()) } else { out.clone() })?;
+        folder.write_settings(&settings)?;
+        let training = Training {
+            data: &data,
+            settings: &settings,
+            folder: &folder,
+            resume: false,
+            stop_after: arguments.stop_after,
+        };
+        runs.push(with_network(architecture, settings.seed, training)?);
+    }
+    if !arguments.compare {
+        return runs.pop().and_then(|run| run.failure).map_or(Ok(()), Err);
     }
     println!("\n| arch | params | best val accuracy | test accuracy | seconds/epoch |");
     println!("|---|---|---|---|---|");
     for run in &runs {
         if let Some(failure) = &run.failure {
-            eprintln!("{}: {failure}", run.architecture.name());
+            eprintln!("{}: {failure}", run.architecture);
         }
         let best = run.history.iter().map(|m| m.validation_accuracy).fold(f32::NAN, f32::max);
         let per_epoch = run.history.iter().map(|m| m.seconds).sum::<f64>() / run.history.len().max(1) as f64;
@@ -540,13 +492,9 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
             (None, Some(_)) => "diverged".to_string(),
             (None, None) => "–".to_string(),
         };
-        println!(
-            "| {} | {} | {best:.4} | {test} | {per_epoch:.2} |",
-            run.architecture.name(),
-            run.parameters
-        );
+        println!("| {} | {} | {best:.4} | {test} | {per_epoch:.2} |", run.architecture, run.parameters);
     }
     let curves: Vec<(&str, &[EpochMetrics])> =
-        runs.iter().map(|r| (r.architecture.name(), r.history.as_slice())).collect();
+        runs.iter().map(|r| (r.architecture.as_str(), r.history.as_slice())).collect();
     plot_comparison(&out.join("validation_accuracy.svg"), &curves)
 }

@@ -235,7 +235,7 @@ fn weights_holding_nan_or_infinity_are_refused_by_name() {
 /// logits within 2e-8 (PyTorch 2.15, 2026-12-01).
 #[test]
 fn networks_describe_themselves_as_pytorch_code() {
-    assert_eq!((Mlp::INPUT_SHAPE, Forked::INPUT_SHAPE), (&[784][..], &[2, 4, 4][..]));
+    assert_eq!((Mlp::input_shape(), Forked::input_shape()), (&[784][..], &[2, 4, 4][..]));
     let code = Forked::pytorch_module().unwrap();
     let model = &code[code.find("model = ").expect("the model comes last")..];
     assert_eq!(

@@ -9,7 +9,7 @@ use minitorch::data::{Dataset, Mnist, RandomShift};
 use minitorch::optim::{Adam, AdamConfig, AdamW, AdamWConfig};
 use minitorch::prelude::*;
 use minitorch::rand::{SeedableRng, rngs::StdRng};
-use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit};
+use minitorch::train::{EpochMetrics, Progress, Schedule, TrainingConfig, evaluate, fit, predict};
 
 net! {
     struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
@@ -194,6 +194,20 @@ fn evaluation_runs_in_evaluation_mode() {
     let correct =
         predicted_classes(net.forward(&images).unwrap()).zip(&labels).filter(|(p, l)| p == *l).count();
     assert_eq!(correct as f32 / 1000.0, first.1);
+}
+
+#[test]
+fn predictions_are_the_classes_evaluation_counts_in_order_in_any_batch_size() {
+    let (_, held_out) = subset();
+    let mut net = Mlp::new(&mut StdRng::seed_from_u64(9));
+    net.train();
+    let classes = predict(&mut net, &held_out, 300).unwrap();
+    assert_eq!(net.mode(), Mode::Eval);
+    assert_eq!(classes.len(), 1000);
+    assert_eq!(predict(&mut net, &held_out, 7).unwrap(), classes);
+    let correct = classes.iter().zip(held_out.labels()).filter(|&(&c, &l)| c == usize::from(l)).count();
+    assert_eq!(correct as f32 / 1000.0, evaluate(&mut net, &held_out, 100).unwrap().1);
+    assert!(predict(&mut net, &held_out, 0).is_err());
 }
 
 #[test]

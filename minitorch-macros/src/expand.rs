@@ -11,8 +11,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, Visibility};
 
 use crate::model::{CheckedEntry, CheckedNetwork, Node, Sequence};
-use crate::pytorch::pytorch;
-use crate::summary::{entry_doc, struct_doc, summary};
+use crate::pytorch::pytorch_methods;
+use crate::summary::{entry_doc, struct_doc, summary_text};
 
 pub fn expand(network: &CheckedNetwork) -> TokenStream {
     let definition = &network.definition;
@@ -27,8 +27,6 @@ pub fn expand(network: &CheckedNetwork) -> TokenStream {
         network_impl(network, &list),
         network_methods(network, &list),
         pretrained(network).unwrap_or_default(),
-        summary(network),
-        pytorch(network),
     ];
     let inner = inner_lists(&list).into_iter().map(|inner| inner_struct(&inner));
     quote!(#(#parts)* #(#inner)*)
@@ -403,6 +401,7 @@ fn network_impl(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
     let input = quote!(&self.input);
     let forward = forward_steps(list, &input);
     let backward = backward_steps(list, &input, true);
+    let (summary, pytorch) = (summary_text(network), pytorch_methods(network));
     quote! {
         impl ::minitorch::Network<#inputs, #outputs> for #name {
             fn forward(
@@ -435,6 +434,12 @@ fn network_impl(network: &CheckedNetwork, list: &List<'_>) -> TokenStream {
             fn set_mode(&mut self, mode: ::minitorch::Mode) {
                 self.mode = mode;
             }
+
+            fn summary() -> &'static str {
+                #summary
+            }
+
+            #pytorch
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The network as PyTorch code: `Name::pytorch_module()`, an `nn.Sequential` whose state dict has
-//! the names and shapes of the network's checkpoints, so that a saved model loads into it with
-//! `strict=True`; and `Name::INPUT_SHAPE`. A model card prints both.
+//! The network as PyTorch code: `Network::pytorch_module()`, an `nn.Sequential` whose state dict
+//! has the names and shapes of the network's checkpoints, so that a saved model loads into it
+//! with `strict=True`; and `Network::input_shape()`. A model card prints both.
 //!
 //! A built-in kind is its PyTorch module of the same name, with its arguments in PyTorch's order
 //! (every default written out); `Input` is no module. Blocks need two small modules that name
@@ -93,33 +93,23 @@ fn sequential(sequence: &Sequence, depth: usize, uses_blocks: &mut bool) -> Opti
     Some(format!("nn.Sequential(\n{}{})", modules.concat(), "    ".repeat(depth)))
 }
 
-/// `Name::pytorch_module()` and `Name::INPUT_SHAPE`.
-pub fn pytorch(network: &CheckedNetwork) -> TokenStream {
-    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
+/// The `Network` methods `input_shape()` and `pytorch_module()`.
+pub fn pytorch_methods(network: &CheckedNetwork) -> TokenStream {
     let code = match code(network) {
-        Some(code) => quote!(Some(#code)),
-        None => quote!(None),
+        Some(code) => quote!(::core::option::Option::Some(#code)),
+        None => quote!(::core::option::Option::None),
     };
     let shape: Vec<usize> = match network.input() {
         Shape::Flat(features) => vec![features],
         Shape::Image { channels, height, width } => vec![channels, height, width],
     };
     quote! {
-        impl #name {
-            /// The shape of one input sample as PyTorch writes it: `[features]`, or `[channels,
-            /// height, width]`.
-            #[allow(dead_code)]
-            #visibility const INPUT_SHAPE: &'static [usize] = &[#(#shape),*];
+        fn input_shape() -> &'static [usize] {
+            &[#(#shape),*]
+        }
 
-            /// Python that builds this network in PyTorch as `model`, an `nn.Sequential` whose
-            /// state dict has the names and shapes of this network's checkpoints (so a saved
-            /// model loads with `strict=True`), after the `Residual` and `Concat` modules if it
-            /// has blocks; `None` if it has a layer you wrote, whose PyTorch module only you
-            /// know. Needs `import torch` and `from torch import nn`.
-            #[allow(dead_code)]
-            #visibility fn pytorch_module() -> Option<&'static str> {
-                #code
-            }
+        fn pytorch_module() -> ::core::option::Option<&'static str> {
+            #code
         }
     }
 }

@@ -176,23 +176,6 @@ pub fn summary_text(network: &CheckedNetwork) -> String {
     text.join("\n")
 }
 
-/// `Name::summary()`: the table as text, for printing at run time.
-pub fn summary(network: &CheckedNetwork) -> TokenStream {
-    let (visibility, name) = (&network.definition.visibility, &network.definition.name);
-    let text = summary_text(network);
-    quote! {
-        impl #name {
-            /// Every layer with its output shape and parameter count, one per line, as torchinfo
-            /// prints them (the table in this type's documentation); the layers of a block are
-            /// indented under it, with their state-dict paths.
-            #[allow(dead_code)]
-            #visibility fn summary() -> &'static str {
-                #text
-            }
-        }
-    }
-}
-
 fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut grouped = String::new();

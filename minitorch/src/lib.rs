@@ -267,6 +267,8 @@ pub mod plot;
 #[cfg(feature = "progress")]
 pub mod progress;
 #[cfg(feature = "train")]
+pub mod run;
+#[cfg(feature = "train")]
 pub mod train;
 
 pub use error::Error;

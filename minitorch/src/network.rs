@@ -42,6 +42,28 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
     /// The current mode.
     fn mode(&self) -> Mode;
 
+    /// Every layer with its output shape and parameter count, one per line, as torchinfo prints
+    /// them (the table in the network's documentation); the layers of a block are indented under
+    /// it, with their state-dict paths.
+    fn summary() -> &'static str
+    where
+        Self: Sized;
+
+    /// The shape of one input sample as PyTorch writes it: `[features]`, or `[channels, height,
+    /// width]`.
+    fn input_shape() -> &'static [usize]
+    where
+        Self: Sized;
+
+    /// Python that builds the network in PyTorch as `model`, an `nn.Sequential` whose state dict
+    /// has the names and shapes of this network's checkpoints (so a saved model loads with
+    /// `strict=True`), after the `Residual` and `Concat` modules if it has blocks; `None` if it
+    /// has a layer you wrote, whose PyTorch module only you know. It needs `import torch` and
+    /// `from torch import nn`.
+    fn pytorch_module() -> Option<&'static str>
+    where
+        Self: Sized;
+
     /// Switches every layer to `mode` for the following `forward` calls.
     fn set_mode(&mut self, mode: Mode);
 

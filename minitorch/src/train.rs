@@ -308,6 +308,47 @@ where
     Ok(((loss_sum / data.len() as f64) as f32, correct as f32 / data.len() as f32))
 }
 
+/// The class `network` predicts for every image of `data`, in order, `batch_size` at a time in
+/// evaluation mode (the workshop's competition submission). `data`'s labels are not read.
+///
+/// ```
+/// use minitorch::data::{Dataset, Normalization};
+/// use minitorch::prelude::*;
+/// use minitorch::train::predict;
+/// # use minitorch::rand::{SeedableRng, rngs::StdRng};
+/// net! { struct Tiny< Linear(4, 3) > }
+/// let mut network = Tiny::new(&mut StdRng::seed_from_u64(0));
+/// let images = Dataset::new(vec![0, 9, 0, 0, 255, 0, 0, 7], vec![0, 0], 4, Normalization::MNIST)?;
+/// let classes = predict(&mut network, &images, 1000)?;
+/// assert_eq!(classes.len(), 2);
+/// assert!(classes.iter().all(|&class| class < 3));
+/// # Ok::<(), minitorch::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::EmptyBatch`] for no images or a batch size of 0; the network's errors.
+pub fn predict<N, const IN: usize, const C: usize>(
+    network: &mut N,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<Vec<usize>, Error>
+where
+    N: Network<IN, C>,
+{
+    if data.is_empty() || batch_size == 0 {
+        return Err(Error::EmptyBatch { what: "prediction" });
+    }
+    network.set_mode(Mode::Eval);
+    let (mut inputs, mut labels) = (Batch::<IN>::zeros(0), Vec::with_capacity(batch_size));
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut classes = Vec::with_capacity(data.len());
+    for chunk in indices.chunks(batch_size) {
+        data.fill_batch(chunk, &mut inputs, &mut labels)?;
+        classes.extend(predicted_classes(network.forward(&inputs)?));
+    }
+    Ok(classes)
+}
+
 /// Writes the metrics as CSV (header and one row per epoch).
 ///
 /// # Errors

@@ -12,7 +12,85 @@ mod sgd;
 pub use adam::{Adam, AdamConfig, AdamOptimizer, AdamSettings, AdamW, AdamWConfig};
 pub use sgd::{Sgd, SgdConfig};
 
+use std::fmt;
+
 use crate::{Error, Parameters};
+
+/// An optimiser and its settings, chosen at run time: what a run's settings keep, and what
+/// [`OptimizerSettings::build`] makes an optimiser of.
+///
+/// ```
+/// use minitorch::optim::{OptimizerSettings, SgdConfig};
+/// let settings = OptimizerSettings::Sgd(SgdConfig { learning_rate: 0.05, momentum: 0.9, ..SgdConfig::default() });
+/// assert_eq!(settings.to_string(), "SGD (lr 0.05, momentum 0.9, weight decay 0)");
+/// assert_eq!(settings.build()?.learning_rate(), 0.05);
+/// # Ok::<(), minitorch::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerSettings {
+    /// [`Sgd`].
+    Sgd(SgdConfig),
+    /// [`Adam`].
+    Adam(AdamConfig),
+    /// [`AdamW`].
+    AdamW(AdamWConfig),
+}
+
+impl OptimizerSettings {
+    /// The optimiser, with a fresh state.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] for a setting out of its range.
+    pub fn build(&self) -> Result<Box<dyn Optimizer + Send>, Error> {
+        Ok(match *self {
+            Self::Sgd(config) => Box::new(Sgd::new(config)?),
+            Self::Adam(config) => Box::new(Adam::new(config)?),
+            Self::AdamW(config) => Box::new(AdamW::new(config)?),
+        })
+    }
+
+    /// The initial learning rate.
+    pub fn learning_rate(&self) -> f32 {
+        match self {
+            Self::Sgd(config) => config.learning_rate,
+            Self::Adam(config) => config.learning_rate,
+            Self::AdamW(config) => config.learning_rate,
+        }
+    }
+}
+
+/// PyTorch's name and the settings that differ among runs:
+/// `AdamW (lr 0.001, betas (0.9, 0.999), eps 0.00000001, decoupled weight decay 0.05)`.
+impl fmt::Display for OptimizerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sgd(c) => {
+                write!(
+                    f,
+                    "SGD (lr {}, momentum {}, weight decay {}",
+                    c.learning_rate, c.momentum, c.weight_decay
+                )?;
+                if c.dampening != 0.0 {
+                    write!(f, ", dampening {}", c.dampening)?;
+                }
+                if c.nesterov {
+                    write!(f, ", Nesterov")?;
+                }
+                write!(f, ")")
+            }
+            Self::Adam(c) => write!(
+                f,
+                "Adam (lr {}, betas ({}, {}), eps {}, weight decay {})",
+                c.learning_rate, c.betas.0, c.betas.1, c.eps, c.weight_decay
+            ),
+            Self::AdamW(c) => write!(
+                f,
+                "AdamW (lr {}, betas ({}, {}), eps {}, decoupled weight decay {})",
+                c.learning_rate, c.betas.0, c.betas.1, c.eps, c.weight_decay
+            ),
+        }
+    }
+}
 
 /// An optimiser: updates a model's parameters from their accumulated gradients.
 ///
