@@ -16,6 +16,13 @@ if [ ! -x .venv/bin/jupyter ]; then
     .venv/bin/pip install --quiet jupyter nbconvert
 fi
 evcxr_jupyter --install >/dev/null   # registers the `rust` kernel for this user
+# The kernel adds rustup's `rust-src` component when it is missing. With it, rustc quotes the
+# standard library's source in its messages, and one trybuild snapshot
+# (tests/ui/fail/hand_wired_geometry.stderr, made as CI runs, without it) no longer matches: so
+# the component goes again afterwards if this script is what added it.
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    trap 'rustup component remove rust-src >/dev/null 2>&1 || true' EXIT
+fi
 start=$(date +%s)
 .venv/bin/jupyter nbconvert --to notebook --execute --inplace \
     --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.kernel_name=rust MiniTorchWorkshop.ipynb
