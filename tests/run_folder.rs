@@ -95,6 +95,16 @@ fn a_settings_file_that_is_wrong_says_where() {
 }
 
 #[test]
+fn the_state_and_the_model_are_files_of_the_folder() {
+    let path = folder("files");
+    let run = RunFolder::create(&path).unwrap();
+    assert_eq!(run.path(), path);
+    assert_eq!(run.state_file(), path.join("training_state.safetensors"));
+    assert_eq!(run.model_file(), path.join("model.safetensors"));
+    std::fs::remove_dir_all(&path).unwrap();
+}
+
+#[test]
 fn metrics_come_back_as_written_and_a_bad_row_is_named() {
     let path = folder("metrics");
     let run = RunFolder::create(&path).unwrap();
@@ -126,7 +136,7 @@ fn the_model_card_says_what_the_model_is_how_it_was_made_and_how_to_load_it() {
     let path = folder("card");
     let run = RunFolder::create(&path).unwrap();
     let mut settings = settings(OptimizerSettings::AdamW(AdamWConfig::default()));
-    settings.architecture = "tiny \"v2\"".into();
+    settings.architecture = "tiny \"v2\"\t".into(); // a quote and a control character to escape
     let history = [EpochMetrics {
         epoch: 1,
         train_loss: 0.5,
@@ -163,7 +173,7 @@ fn the_model_card_says_what_the_model_is_how_it_was_made_and_how_to_load_it() {
     }
     assert_eq!(
         std::fs::read_to_string(path.join("config.json")).unwrap(),
-        "{\n  \"library\": \"minitorch\",\n  \"architecture\": \"tiny \\\"v2\\\"\",\n  \"input_shape\": [1, 2, 2],\n  \
+        "{\n  \"library\": \"minitorch\",\n  \"architecture\": \"tiny \\\"v2\\\"\\u0009\",\n  \"input_shape\": [1, 2, 2],\n  \
          \"num_classes\": 3,\n  \"normalization\": { \"pixel_scale\": 255, \"mean\": 0.5, \"std\": 0.25 },\n  \
          \"weights\": \"model.safetensors\"\n}\n"
     );
