@@ -292,3 +292,34 @@ fn sgd_refuses_another_model_once_it_has_momentum_buffers() {
     let error = sgd.step(&mut Linear::<3, 2>::new(&mut rng(0))).unwrap_err();
     assert_eq!(error, Error::OptimizerModelMismatch { index: 0, expected: 4, found: 6 });
 }
+
+#[test]
+fn optimizer_settings_build_what_they_say_and_print_what_differs() {
+    use minitorch::optim::OptimizerSettings;
+    let sgd = SgdConfig { learning_rate: 0.05, momentum: 0.9, ..SgdConfig::default() };
+    let adam = AdamConfig { learning_rate: 0.002, ..AdamConfig::default() };
+    let adamw = AdamWConfig { learning_rate: 0.003, ..AdamWConfig::default() };
+    let all = [OptimizerSettings::Sgd(sgd), OptimizerSettings::Adam(adam), OptimizerSettings::AdamW(adamw)];
+    let built: Vec<(&str, f32, f32)> = all
+        .iter()
+        .map(|settings| {
+            let optimizer = settings.build().unwrap();
+            (optimizer.name(), optimizer.learning_rate(), settings.learning_rate())
+        })
+        .collect();
+    assert_eq!(built, [("SGD", 0.05, 0.05), ("Adam", 0.002, 0.002), ("AdamW", 0.003, 0.003)]);
+    assert_eq!(all[0].to_string(), "SGD (lr 0.05, momentum 0.9, weight decay 0)");
+    let nesterov = SgdConfig { dampening: 0.0, nesterov: true, ..sgd };
+    assert_eq!(
+        OptimizerSettings::Sgd(nesterov).to_string(),
+        "SGD (lr 0.05, momentum 0.9, weight decay 0, Nesterov)"
+    );
+    let damped = SgdConfig { dampening: 0.5, ..sgd };
+    assert_eq!(
+        OptimizerSettings::Sgd(damped).to_string(),
+        "SGD (lr 0.05, momentum 0.9, weight decay 0, dampening 0.5)"
+    );
+    assert_eq!(all[1].to_string(), "Adam (lr 0.002, betas (0.9, 0.999), eps 0.00000001, weight decay 0)");
+    let bad = OptimizerSettings::Adam(AdamConfig { learning_rate: -1.0, ..adam });
+    assert!(bad.build().is_err());
+}
