@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Its slopes are a `Param` field, which owns their value and gradient; `#[derive(Parameters)]`
-//! hands it to optimisers and checkpoints under its field name, `weight`. By hand it implements
-//! `Layer` (forward, backward) and `Initialize` (slopes start at PyTorch's 0.25), and it joins a
-//! layer list as `PReLU<128>: 128 -> 128`. `gradcheck::check_layer` compares its backward with finite differences before it trains.
+//! hands it to optimisers and checkpoints under its field name, `weight`, and
+//! `#[derive(Initialize)]` builds the layer with the slopes at PyTorch's 0.25 (`#[init(…)]`) and
+//! empty buffers. By hand it implements `Layer` (forward, backward), and it joins a layer list as
+//! `PReLU<128>: 128 -> 128`. `gradcheck::check_layer` compares its backward with finite
+//! differences before it trains.
 //!
 //! Run: `cargo run --release --example 04_custom_layer`. Next: `mnist_mlp`.
 
@@ -23,24 +25,18 @@ use minitorch::data::Mnist;
 use minitorch::gradcheck::{GradientCheck, check_layer};
 use minitorch::optim::{Adam, AdamConfig};
 use minitorch::prelude::*;
-use minitorch::rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
+use minitorch::rand::{RngExt, SeedableRng, rngs::StdRng};
 use minitorch::train::{TrainingConfig, evaluate, fit};
-use minitorch::{HeapMatrix, Initialize, Param, checkpoint};
+use minitorch::{HeapMatrix, checkpoint};
 
 /// A ReLU with a learnt slope for negative inputs, per feature.
-#[derive(Clone, Debug, Parameters)]
+#[derive(Clone, Debug, Parameters, Initialize)]
 struct PReLU<const N: usize> {
     /// The slopes `aᵢ` and their gradient, named `weight` as in PyTorch's state dict.
+    #[init(Param::new(HeapMatrix::from_fn(|_, _| 0.25)))]
     weight: Param<HeapMatrix<N, 1>>,
     output: Batch<N>,
     grad_input: Batch<N>,
-}
-
-impl<const N: usize> Initialize for PReLU<N> {
-    fn initialize(_rng: &mut impl Rng) -> Self {
-        let weight = Param::new(HeapMatrix::from_fn(|_, _| 0.25));
-        PReLU { weight, output: Batch::zeros(0), grad_input: Batch::zeros(0) }
-    }
 }
 
 impl<const N: usize> Layer<N, N> for PReLU<N> {

@@ -1,10 +1,12 @@
 //! What `#[derive(Parameters)]` finds in a layer's fields: parameters named by field, in field
 //! order, with their shapes; buffers, random states and parts marked as such; and nothing else.
+//! And what `#[derive(Initialize)]` builds: each `#[init(…)]` field from its expression, drawing
+//! from the network's generator, and every other field from `Default`.
 
 use minitorch::layers::BufferValue;
 use minitorch::prelude::*;
-use minitorch::rand::SeedableRng;
 use minitorch::rand::rngs::StdRng;
+use minitorch::rand::{RngExt, SeedableRng};
 use minitorch::{Conv2d, HeapMatrix, Param};
 
 /// Every kind of field the derive knows, and two it must leave alone.
@@ -135,4 +137,79 @@ fn a_convolution_weight_keeps_its_pytorch_shape() {
     let mut shapes = Vec::new();
     conv.visit_parameters(&mut |p| shapes.push((p.name, p.rows, p.columns, p.pytorch_shape)));
     assert_eq!(shapes, [("weight", 3, 8, Some(&[3, 2, 2, 2][..])), ("bias", 3, 1, None)]);
+}
+
+/// Fields of every kind the derive builds: from an expression, from the generator, from
+/// `Default`; and a PReLU-like layer in a network.
+#[derive(Clone, Debug, Parameters, Initialize)]
+struct Initialized<const N: usize> {
+    #[init(Param::new(HeapMatrix::from_fn(|row, _| row as f32 + 0.5)))]
+    weight: Param<HeapMatrix<N, 1>>,
+    bias: Param<HeapMatrix<N, 1>>,
+    #[init(rng.random_range(10.0..20.0))]
+    drawn: f32,
+    #[init(N * 2)]
+    width: usize,
+    output: Batch<N>,
+    grad_input: Batch<N>,
+}
+
+impl<const N: usize> Layer<N, N> for Initialized<N> {
+    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
+        self.output = input.map_with_location(|i, _, x| self.weight[i] * x + self.bias[i]);
+        &self.output
+    }
+    fn output(&self) -> &Batch<N> {
+        &self.output
+    }
+    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+        *self.weight.gradient += grad_output.component_mul(input).column_sum();
+        *self.bias.gradient += grad_output.column_sum();
+        self.grad_input = grad_output.map_with_location(|i, _, g| self.weight[i] * g);
+        &self.grad_input
+    }
+}
+
+#[test]
+fn initialize_takes_each_init_expression_and_defaults_the_rest() {
+    let layer = Initialized::<3>::initialize(&mut StdRng::seed_from_u64(0));
+    assert_eq!(layer.weight.as_slice(), &[0.5, 1.5, 2.5]);
+    assert_eq!(layer.weight.gradient.as_slice(), &[0.0; 3]);
+    assert_eq!((layer.bias.as_slice(), layer.bias.gradient.as_slice()), (&[0.0; 3][..], &[0.0; 3][..]));
+    assert_eq!((layer.width, layer.output.shape(), layer.grad_input.shape()), (6, (3, 0), (3, 0)));
+    assert!((10.0..20.0).contains(&layer.drawn), "{}", layer.drawn);
+}
+
+#[test]
+fn initialize_draws_from_the_generator_it_is_given() {
+    let drawn = |seed| Initialized::<3>::initialize(&mut StdRng::seed_from_u64(seed)).drawn;
+    assert_eq!(drawn(1), drawn(1));
+    assert_ne!(drawn(1), drawn(2));
+    let mut expected = StdRng::seed_from_u64(1);
+    assert_eq!(drawn(1), expected.random_range(10.0..20.0));
+}
+
+#[test]
+fn initialize_builds_tuple_and_unit_structs() {
+    #[derive(Initialize)]
+    struct Pair(#[init(7)] u32, Batch<2>);
+    #[derive(Initialize)]
+    struct Unit;
+    let pair = Pair::initialize(&mut StdRng::seed_from_u64(0));
+    assert_eq!((pair.0, pair.1.ncols()), (7, 0));
+    let Unit = Unit::initialize(&mut StdRng::seed_from_u64(0));
+}
+
+#[test]
+fn a_derived_layer_is_built_and_trained_by_a_network() {
+    net! { struct WithInitialized< Linear(2, 3), Initialized<3>: 3 -> 3, Linear(3, 2) > }
+    let mut net = WithInitialized::new(&mut StdRng::seed_from_u64(0));
+    assert_eq!(net.layer1.weight.as_slice(), &[0.5, 1.5, 2.5]);
+    assert_eq!(net.parameter_count(), 2 * 3 + 3 + 3 + 3 + 3 * 2 + 2);
+    let input = Batch::<2>::from_fn(4, |r, c| (r + c) as f32 - 1.5);
+    let report =
+        minitorch::gradcheck::check_network(&net, &input, &[0, 1, 1, 0], Default::default()).unwrap();
+    assert!(report.passed(1e-2), "{report}");
+    net.forward(&input).unwrap();
+    assert_eq!(net.layer1.output().ncols(), 4);
 }

@@ -1,5 +1,6 @@
-//! Every compile-time error `net!` and `#[derive(Parameters)]` promise, with the exact message
-//! (`tests/ui/fail/*.stderr`), and the valid declarations compiling and running (`tests/ui/pass`).
+//! Every compile-time error `net!`, `#[derive(Parameters)]` and `#[derive(Initialize)]`
+//! promise, with the exact message (`tests/ui/fail/*.stderr`), and the valid declarations
+//! compiling and running (`tests/ui/pass`).
 //!
 //! After changing a message on purpose: `TRYBUILD=overwrite cargo test --test ui`, then review the
 //! `.stderr` diff.

@@ -13,12 +13,14 @@
 //!   `summary.rs` their documentation and `summary()`, `pytorch.rs` the same network as PyTorch
 //!   code.
 //!
-//! `#[derive(Parameters)]` is apart from the pipeline, in `derive_parameters.rs`.
+//! `#[derive(Parameters)]` and `#[derive(Initialize)]` are apart from the pipeline, in
+//! `derive_parameters.rs` and `derive_initialize.rs`.
 
 use proc_macro::TokenStream;
 
 mod arguments;
 mod check;
+mod derive_initialize;
 mod derive_parameters;
 mod errors;
 mod expand;
@@ -53,4 +55,12 @@ pub fn net(input: TokenStream) -> TokenStream {
 pub fn derive_parameters(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     derive_parameters::derive(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Builds a layer from `#[init(…)]` expressions on its fields and `Default` for the rest;
+/// documented in the `minitorch` crate, which re-exports it.
+#[proc_macro_derive(Initialize, attributes(init))]
+pub fn derive_initialize(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_initialize::derive(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -98,31 +98,27 @@
 //! # Your own layer in `net!`
 //!
 //! A type you write joins a layer list as `Type: in -> out`. It implements [`Layer<in, out>`]
-//! (forward and backward by hand), [`Initialize`] (how `new` builds it), `Clone` and `Debug`,
-//! and derives [`Parameters`](macro@Parameters): each [`Param`] field is a trainable tensor
-//! named by the field (`#[buffer]`, `#[random_state]` and `#[module]` mark the other kinds). It
-//! then takes part in everything a built-in does: forward, backward, `train()`/`eval()`,
-//! optimisers, and checkpoints, where its tensors are named by its index in the list as in
-//! PyTorch's `nn.Sequential` (`1.gain`). Its field is `layer{index}`. Widths that do not chain
-//! with its neighbours are a compile error at the entry, as for built-ins, and so are widths its
-//! type does not implement `Layer` for:
+//! (forward and backward by hand) and `Clone` and `Debug`, and derives the rest from its
+//! fields: [`Parameters`](macro@Parameters) (each [`Param`] field is a trainable tensor named by
+//! the field; `#[buffer]`, `#[random_state]` and `#[module]` mark the other kinds) and
+//! [`Initialize`](macro@Initialize) (how `new` builds it: `#[init(…)]` on a field, `Default`
+//! for the rest). It then takes part in everything a built-in does: forward, backward,
+//! `train()`/`eval()`, optimisers, and checkpoints, where its tensors are named by its index in
+//! the list as in PyTorch's `nn.Sequential` (`1.gain`). Its field is `layer{index}`. Widths that
+//! do not chain with its neighbours are a compile error at the entry, as for built-ins, and so
+//! are widths its type does not implement `Layer` for:
 //!
 //! ```
 //! use minitorch::prelude::*;
-//! use minitorch::{HeapMatrix, Initialize, Param, rand::Rng};
+//! use minitorch::HeapMatrix;
 //!
-//! /// `y = g ⊙ x` with a learnt gain `g` per feature.
-//! #[derive(Clone, Debug, Parameters)]
+//! /// `y = g ⊙ x` with a learnt gain `g` per feature, starting at 1.
+//! #[derive(Clone, Debug, Parameters, Initialize)]
 //! pub struct Gain<const N: usize> {
+//!     #[init(Param::new(HeapMatrix::from_fn(|_, _| 1.0)))]
 //!     gain: Param<HeapMatrix<N, 1>>,
 //!     output: Batch<N>,
 //!     grad_input: Batch<N>,
-//! }
-//!
-//! impl<const N: usize> Initialize for Gain<N> {
-//!     fn initialize(_rng: &mut impl Rng) -> Self {
-//!         Gain { gain: Param::new(HeapMatrix::from_fn(|_, _| 1.0)), output: Batch::zeros(0), grad_input: Batch::zeros(0) }
-//!     }
 //! }
 //!
 //! impl<const N: usize> Layer<N, N> for Gain<N> {
@@ -279,6 +275,28 @@ pub use layers::{
 };
 pub use loss::{CrossEntropy, predicted_classes, softmax};
 pub use matrix::{Batch, HeapMatrix};
+/// Derives [`Initialize`](trait@Initialize), how `net!` builds a layer: a field marked
+/// `#[init(expression)]` starts as the expression, which may draw from `rng` (the generator the
+/// network's `new` was given); every other field starts as `Default::default()` (a [`Batch`]
+/// with no samples, a [`Param`] of zeros). A layer with nothing to set writes the derive only.
+///
+/// ```
+/// use minitorch::rand::{RngExt, SeedableRng, rngs::StdRng};
+/// use minitorch::{Batch, HeapMatrix, Initialize, Param};
+/// #[derive(Initialize)]
+/// struct Scale {
+///     #[init(Param::new(HeapMatrix::from_fn(|_, _| 0.25)))]
+///     weight: Param<HeapMatrix<3, 1>>,
+///     #[init(rng.random_range(0.5..1.0))]
+///     noise: f32,
+///     bias: Param<HeapMatrix<3, 1>>, // zeros
+///     output: Batch<3>,             // no samples yet
+/// }
+/// let scale = Scale::initialize(&mut StdRng::seed_from_u64(0));
+/// assert_eq!((scale.weight[2], scale.bias[2], scale.output.ncols()), (0.25, 0.0, 0));
+/// assert!((0.5..1.0).contains(&scale.noise));
+/// ```
+pub use minitorch_macros::Initialize;
 /// Derives [`Parameters`](trait@Parameters) from a layer's fields, named as PyTorch names them:
 ///
 /// - each [`Param`] field is a trainable tensor, named by the field (`weight`, `bias`);

@@ -95,6 +95,13 @@ impl<const R: usize, const C: usize> HeapMatrix<R, C> {
     }
 }
 
+/// All zeros, as [`HeapMatrix::zeros`].
+impl<const R: usize, const C: usize> Default for HeapMatrix<R, C> {
+    fn default() -> Self {
+        Self::zeros()
+    }
+}
+
 impl<const R: usize, const C: usize> Clone for HeapMatrix<R, C> {
     /// Copies into a fresh zeroed allocation: `Box::clone` may build the copy on the stack first.
     fn clone(&self) -> Self {

@@ -243,8 +243,9 @@ pub trait Layer<const IN: usize, const OUT: usize>: Parameters {
     }
 }
 
-/// How `net!` builds a layer you wrote: implement it (and [`Layer`], `Clone`, `Debug`) and name
-/// the type in a layer list with its widths, `MyLayer<64>: 64 -> 64`.
+/// How `net!` builds a layer you wrote: derive it (see [the derive](macro@crate::Initialize)) or
+/// implement it, with [`Layer`], `Clone` and `Debug`, and name the type in a layer list with its
+/// widths, `MyLayer<64>: 64 -> 64`. By hand:
 ///
 /// ```
 /// use minitorch::{Initialize, rand::{Rng, RngExt}};

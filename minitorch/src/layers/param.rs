@@ -108,6 +108,13 @@ impl<T: Tensor> Param<T> {
     }
 }
 
+/// A parameter of zeros (a bias's usual start), with a zero gradient.
+impl<T: Tensor + Default> Default for Param<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
 impl<T> Deref for Param<T> {
     type Target = T;
     fn deref(&self) -> &T {
