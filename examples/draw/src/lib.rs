@@ -115,7 +115,7 @@ pub struct Request {
 }
 
 /// A request's body, counted in the bytes of bodies the process holds until it is dropped.
-#[derive(Debug, PartialEq, Eq, Default)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Body(Vec<u8>);
 
 impl Body {
@@ -370,7 +370,10 @@ struct Deadline<'a> {
 impl Read for Deadline<'_> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         use std::io::ErrorKind::{TimedOut, WouldBlock};
-        let too_late = || std::io::Error::new(TimedOut, "the request took longer than 10 s");
+        let too_late = || {
+            let message = format!("the request took longer than {} s", TIMEOUT.as_secs());
+            std::io::Error::new(TimedOut, message)
+        };
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(too_late());
@@ -459,6 +462,33 @@ mod tests {
             .into_bytes();
         raw.extend(body);
         exchange(address, &raw)
+    }
+
+    #[test]
+    fn bodies_held_at_once_stay_within_the_budget_and_return_it_when_dropped() {
+        // Other tests of this process may hold a few small bodies meanwhile, so the refusal may
+        // come up to one body early, never late.
+        let mut held = Vec::new();
+        let refusal = loop {
+            match Body::read(&mut &vec![7u8; MAX_BODY][..], MAX_BODY) {
+                Ok(body) => held.push(body),
+                Err(response) => break response,
+            }
+            assert!(held.len() * MAX_BODY <= MAX_BODIES, "{} bodies of 4 MB held", held.len());
+        };
+        assert_eq!(refusal.status, 503);
+        assert!(held.len() * MAX_BODY > MAX_BODIES - 2 * MAX_BODY, "refused after {} bodies", held.len());
+        assert!(held.iter().all(|body| body.len() == MAX_BODY && body[MAX_BODY - 1] == 7));
+        drop(held);
+        // The refused body gave back what it had taken, and the dropped ones theirs.
+        let again: Vec<_> = (0..MAX_BODIES / MAX_BODY - 1)
+            .map(|_| Body::read(&mut &vec![1u8; MAX_BODY][..], MAX_BODY).map(|body| body.len()))
+            .collect();
+        assert!(
+            again.iter().all(|read| read == &Ok(MAX_BODY)),
+            "{:?}",
+            again.iter().map(|r| r.as_ref().map_err(|e| e.status)).collect::<Vec<_>>()
+        );
     }
 
     /// Test image `index` as a black-on-white PGM twice its size, as a paint program saves it.
