@@ -258,6 +258,7 @@ pub mod matrix;
 pub mod models;
 pub mod network;
 pub mod optim;
+mod parallel;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "progress")]

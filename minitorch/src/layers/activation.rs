@@ -4,17 +4,23 @@
 //!
 //! Backward, for each entry: `∂L/∂x = f'(x) · ∂L/∂y` (the chain rule; no parameters).
 //!
+//! A large batch is split between the two cores, each applying `f` (or `f'`) to half the
+//! samples.
+//!
 //! Each activation's file gives its `f` and `f'`; tests: `tests/gradcheck.rs` (finite
-//! differences) and `tests/activations.rs` (values computed with PyTorch).
+//! differences), `tests/activations.rs` (values computed with PyTorch) and
+//! `tests/large_batches.rs` (a batch split between the cores).
 
 use std::fmt;
 
 use rand::Rng;
 
 use crate::matrix::resize_batch;
+use crate::parallel::{halves, halves_mut, on_both_cores};
 use crate::{Batch, Initialize, Layer, Mode, Parameters};
 
-/// A function applied to every entry, with its derivative: what makes an activation.
+/// A function applied to every entry, with its derivative: what makes an activation. It is
+/// `Sync` because both cores apply it to a large batch.
 ///
 /// Implement it for your own activation and use it as `Activation<YourFunction, N>`:
 ///
@@ -34,7 +40,7 @@ use crate::{Batch, Initialize, Layer, Mode, Parameters};
 /// let ones = Batch::<2>::from_column_slice(&[1.0, 1.0]);
 /// assert_eq!(square.backward(&input, &ones).as_slice(), &[6.0, -2.0]);
 /// ```
-pub trait Elementwise: Clone + fmt::Debug {
+pub trait Elementwise: Clone + fmt::Debug + Sync {
     /// The layer's name, as `net!` and PyTorch write it.
     const NAME: &'static str;
 
@@ -95,9 +101,12 @@ impl<F: Elementwise, const N: usize> fmt::Debug for Activation<F, N> {
 impl<F: Elementwise, const N: usize> Layer<N, N> for Activation<F, N> {
     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
         resize_batch(&mut self.output, input.ncols());
-        for (y, &x) in self.output.as_mut_slice().iter_mut().zip(input.as_slice()) {
-            *y = self.function.value(x);
-        }
+        let function = &self.function;
+        let [x_0, x_1] = halves(input.as_slice(), N);
+        let [y_0, y_1] = halves_mut(self.output.as_mut_slice(), N);
+        on_both_cores(input.len(), [(x_0, y_0), (x_1, y_1)], |(x, y)| {
+            y.iter_mut().zip(x).for_each(|(y, &x)| *y = function.value(x));
+        });
         &self.output
     }
 
@@ -107,15 +116,15 @@ impl<F: Elementwise, const N: usize> Layer<N, N> for Activation<F, N> {
 
     fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
         resize_batch(&mut self.grad_input, grad_output.ncols());
-        let entries = self
-            .grad_input
-            .as_mut_slice()
-            .iter_mut()
-            .zip(grad_output.as_slice())
-            .zip(input.as_slice().iter().zip(self.output.as_slice()));
-        for ((grad_input, &grad), (&x, &y)) in entries {
-            *grad_input = self.function.derivative(x, y) * grad;
-        }
+        let function = &self.function;
+        let [g_0, g_1] = halves(grad_output.as_slice(), N);
+        let [x_0, x_1] = halves(input.as_slice(), N);
+        let [y_0, y_1] = halves(self.output.as_slice(), N);
+        let [dx_0, dx_1] = halves_mut(self.grad_input.as_mut_slice(), N);
+        on_both_cores(input.len(), [(g_0, x_0, y_0, dx_0), (g_1, x_1, y_1, dx_1)], |(g, x, y, dx)| {
+            let entries = dx.iter_mut().zip(g).zip(x.iter().zip(y));
+            entries.for_each(|((dx, &g), (&x, &y))| *dx = function.derivative(x, y) * g);
+        });
         &self.grad_input
     }
 }

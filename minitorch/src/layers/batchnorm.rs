@@ -24,13 +24,18 @@
 //! ∂L/∂x = γ / √(running_var + ε) · g                        (evaluation: an affine map)
 //! ```
 //!
+//! On a large batch each pass runs on both cores: the sums with half the channels each, the
+//! element-wise passes with half the samples each, so the results are the same bits either way.
+//!
 //! Tests: `tests/gradcheck.rs` (finite differences in both modes), `tests/parity.rs` and
-//! `tests/cnn.rs` (PyTorch's values and running statistics), `tests/network.rs` (batch-size
+//! `tests/cnn.rs` (PyTorch's values and running statistics), `tests/large_batches.rs` (batches
+//! split between the cores, against the formulas in f64), `tests/network.rs` (batch-size
 //! errors).
 
 use std::fmt;
 
 use crate::matrix::{resize_batch, sum_by_lanes};
+use crate::parallel::{halves, halves_mut, on_both_cores};
 use crate::{Batch, Error, HeapMatrix, Layer, Mode, Param, Parameters};
 
 /// PyTorch's default `eps`.
@@ -130,36 +135,47 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
         }
     }
 
-    /// Calls `f(channel, plane)` for every channel's plane of every sample of `batch`.
-    fn planes(batch: &[f32], mut f: impl FnMut(usize, &[f32])) {
-        for sample in batch.chunks_exact(N) {
-            for (channel, plane) in sample.chunks_exact(Self::PLANE).enumerate() {
-                f(channel, plane);
+    /// Adds to `sums[c]`, for every channel `c`, `plane_sum(c, a's plane, b's plane)` of each
+    /// sample of the batches `a` and `b`, sample after sample. On a large batch each core takes
+    /// half the channels, so every sum is taken in the same order either way.
+    fn add_over_samples(
+        a: &[f32],
+        b: &[f32],
+        sums: &mut [f32],
+        plane_sum: impl Fn(usize, &[f32], &[f32]) -> f32 + Sync,
+    ) {
+        let [first, second] = halves_mut(sums, 1);
+        let second_start = first.len();
+        on_both_cores(a.len(), [(0, first), (second_start, second)], |(start, sums)| {
+            for (a, b) in a.chunks_exact(N).zip(b.chunks_exact(N)) {
+                for (channel, sum) in (start..).zip(sums.iter_mut()) {
+                    let plane = channel * Self::PLANE..(channel + 1) * Self::PLANE;
+                    *sum += plane_sum(channel, &a[plane.clone()], &b[plane]);
+                }
             }
-        }
+        });
     }
 
     /// Sets `sum` to the batch mean and `inverse_std` from the biased batch variance, and updates
     /// the running statistics.
     fn batch_statistics(&mut self, input: &Batch<N>) {
         let count = (input.ncols() * Self::PLANE) as f32;
-        let mean = self.sum.as_mut_slice();
+        let (input, mean) = (input.as_slice(), self.sum.as_mut_slice());
         mean.fill(0.0);
-        Self::planes(input.as_slice(), |channel, plane| {
-            mean[channel] += sum_by_lanes(plane, plane, |x, _| x)
-        });
+        Self::add_over_samples(input, input, mean, |_, plane, _| sum_by_lanes(plane, plane, |x, _| x));
         mean.iter_mut().for_each(|m| *m /= count);
+        let mean = &*mean;
         // The variance goes through `inverse_std` before it becomes one.
         let variance = self.inverse_std.as_mut_slice();
         variance.fill(0.0);
-        Self::planes(input.as_slice(), |channel, plane| {
+        Self::add_over_samples(input, input, variance, |channel, plane, _| {
             let m = mean[channel];
-            variance[channel] += sum_by_lanes(plane, plane, |x, _| (x - m) * (x - m));
+            sum_by_lanes(plane, plane, |x, _| (x - m) * (x - m))
         });
         variance.iter_mut().for_each(|v| *v /= count);
 
         let unbiased = count / (count - 1.0);
-        for (running, &m) in self.running_mean.iter_mut().zip(&*mean) {
+        for (running, &m) in self.running_mean.iter_mut().zip(mean) {
             *running = (1.0 - MOMENTUM) * *running + MOMENTUM * m;
         }
         for (running, &v) in self.running_var.iter_mut().zip(&*variance) {
@@ -212,20 +228,27 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
         }
         resize_batch(&mut self.normalized, input.ncols());
         resize_batch(&mut self.output, input.ncols());
-        let planes = input
-            .as_slice()
-            .chunks_exact(Self::PLANE)
-            .zip(self.normalized.as_mut_slice().chunks_exact_mut(Self::PLANE))
-            .zip(self.output.as_mut_slice().chunks_exact_mut(Self::PLANE));
-        for (index, ((x, x_hat), y)) in planes.enumerate() {
-            let channel = index % CHANNELS;
-            let (mean, inverse_std) = (self.sum[channel], self.inverse_std[channel]);
-            let (gamma, beta) = (self.weight[channel], self.bias[channel]);
-            for ((x_hat, y), &x) in x_hat.iter_mut().zip(y.iter_mut()).zip(x) {
-                *x_hat = (x - mean) * inverse_std;
-                *y = gamma * *x_hat + beta;
+        let (mean, inverse_std) = (self.sum.as_slice(), self.inverse_std.as_slice());
+        let (gamma, beta) = (self.weight.as_slice(), self.bias.as_slice());
+        let [x_0, x_1] = halves(input.as_slice(), N);
+        let [x_hat_0, x_hat_1] = halves_mut(self.normalized.as_mut_slice(), N);
+        let [y_0, y_1] = halves_mut(self.output.as_mut_slice(), N);
+        on_both_cores(input.len(), [(x_0, x_hat_0, y_0), (x_1, x_hat_1, y_1)], |(x, x_hat, y)| {
+            let planes = x
+                .chunks_exact(Self::PLANE)
+                .zip(x_hat.chunks_exact_mut(Self::PLANE))
+                .zip(y.chunks_exact_mut(Self::PLANE));
+            // Each half starts at a sample, so the plane's index still gives its channel.
+            for (index, ((x, x_hat), y)) in planes.enumerate() {
+                let channel = index % CHANNELS;
+                let (mean, inverse_std, gamma, beta) =
+                    (mean[channel], inverse_std[channel], gamma[channel], beta[channel]);
+                for ((x_hat, y), &x) in x_hat.iter_mut().zip(y.iter_mut()).zip(x) {
+                    *x_hat = (x - mean) * inverse_std;
+                    *y = gamma * *x_hat + beta;
+                }
             }
-        }
+        });
         &self.output
     }
 
@@ -237,38 +260,40 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
         self.backward_parameters(input, grad_output);
         let count = (grad_output.ncols() * Self::PLANE) as f32;
         resize_batch(&mut self.grad_input, grad_output.ncols());
-        let planes = grad_output
-            .as_slice()
-            .chunks_exact(Self::PLANE)
-            .zip(self.normalized.as_slice().chunks_exact(Self::PLANE))
-            .zip(self.grad_input.as_mut_slice().chunks_exact_mut(Self::PLANE));
-        for (index, ((g, x_hat), dx)) in planes.enumerate() {
-            let channel = index % CHANNELS;
-            let scale = self.weight[channel] * self.inverse_std[channel];
-            let (sum, sum_product) = (self.sum[channel], self.sum_product[channel]);
-            for ((dx, &g), &x_hat) in dx.iter_mut().zip(g).zip(x_hat) {
-                *dx = match self.last_mode {
-                    Mode::Train => scale / count * (count * g - sum - x_hat * sum_product),
-                    Mode::Eval => scale * g,
-                };
+        let (gamma, inverse_std) = (self.weight.as_slice(), self.inverse_std.as_slice());
+        let (sums, sum_products, mode) = (self.sum.as_slice(), self.sum_product.as_slice(), self.last_mode);
+        let [g_0, g_1] = halves(grad_output.as_slice(), N);
+        let [x_hat_0, x_hat_1] = halves(self.normalized.as_slice(), N);
+        let [dx_0, dx_1] = halves_mut(self.grad_input.as_mut_slice(), N);
+        on_both_cores(grad_output.len(), [(g_0, x_hat_0, dx_0), (g_1, x_hat_1, dx_1)], |(g, x_hat, dx)| {
+            let planes = g
+                .chunks_exact(Self::PLANE)
+                .zip(x_hat.chunks_exact(Self::PLANE))
+                .zip(dx.chunks_exact_mut(Self::PLANE));
+            for (index, ((g, x_hat), dx)) in planes.enumerate() {
+                let channel = index % CHANNELS;
+                let scale = gamma[channel] * inverse_std[channel];
+                let (sum, sum_product) = (sums[channel], sum_products[channel]);
+                for ((dx, &g), &x_hat) in dx.iter_mut().zip(g).zip(x_hat) {
+                    *dx = match mode {
+                        Mode::Train => scale / count * (count * g - sum - x_hat * sum_product),
+                        Mode::Eval => scale * g,
+                    };
+                }
             }
-        }
+        });
         &self.grad_input
     }
 
     /// Also leaves `Σ g` and `Σ g·x̂` of this batch in the scratch vectors for `backward`.
     fn backward_parameters(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) {
+        let (g, x_hat) = (grad_output.as_slice(), self.normalized.as_slice());
         self.sum.fill(0.0);
+        Self::add_over_samples(g, g, self.sum.as_mut_slice(), |_, g, _| sum_by_lanes(g, g, |g, _| g));
         self.sum_product.fill(0.0);
-        let planes = grad_output
-            .as_slice()
-            .chunks_exact(Self::PLANE)
-            .zip(self.normalized.as_slice().chunks_exact(Self::PLANE));
-        for (index, (g, x_hat)) in planes.enumerate() {
-            let channel = index % CHANNELS;
-            self.sum[channel] += sum_by_lanes(g, g, |g, _| g);
-            self.sum_product[channel] += sum_by_lanes(g, x_hat, |g, x| g * x);
-        }
+        Self::add_over_samples(g, x_hat, self.sum_product.as_mut_slice(), |_, g, x_hat| {
+            sum_by_lanes(g, x_hat, |g, x| g * x)
+        });
         *self.bias.gradient += &*self.sum;
         *self.weight.gradient += &*self.sum_product;
     }
