@@ -60,7 +60,25 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// 256 KB is several times what that takes, and only the part used is ever mapped in.
 const CONNECTION_STACK: usize = 256 * 1024;
 /// The bytes of request bodies held now, by every server of the process.
-static BODIES_HELD: AtomicUsize = AtomicUsize::new(0);
+static BODIES: Budget = Budget { held: AtomicUsize::new(0), limit: MAX_BODIES };
+
+/// Bytes that bodies may hold at once: taken as they arrive, given back when a body is dropped.
+#[derive(Debug)]
+struct Budget {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    /// Takes `bytes`, or nothing if that would hold more than the limit.
+    fn take(&self, bytes: usize) -> bool {
+        if self.held.fetch_add(bytes, Ordering::SeqCst) + bytes > self.limit {
+            self.held.fetch_sub(bytes, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+}
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -115,50 +133,59 @@ pub struct Request {
 }
 
 /// A request's body, counted in the bytes of bodies the process holds until it is dropped.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Body(Vec<u8>);
+#[derive(Debug)]
+pub struct Body {
+    bytes: Vec<u8>,
+    budget: &'static Budget,
+}
 
 impl Body {
-    /// Reads `length` bytes from `reader`, taking each part from the process's budget for
-    /// bodies as it arrives.
-    fn read(reader: &mut impl Read, length: usize) -> Result<Self, Response> {
-        let mut body = Body(Vec::new());
+    /// Reads `length` bytes from `reader`, taking each part from `budget` as it arrives.
+    fn read(reader: &mut impl Read, length: usize, budget: &'static Budget) -> Result<Self, Response> {
+        let mut body = Body { bytes: Vec::new(), budget };
         let mut part = [0; 8 * 1024];
-        while body.0.len() < length {
-            let wanted = part.len().min(length - body.0.len());
+        while body.len() < length {
+            let wanted = part.len().min(length - body.len());
             let read = match reader.read(&mut part[..wanted]) {
                 Ok(0) => return Err(Response::error(400, "the body is shorter than its Content-Length")),
                 Ok(read) => read,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(error) => return Err(Response::error(408, &error.to_string())),
             };
-            if BODIES_HELD.fetch_add(read, Ordering::SeqCst) + read > MAX_BODIES {
-                BODIES_HELD.fetch_sub(read, Ordering::SeqCst);
+            if !budget.take(read) {
                 return Err(Response::error(503, "busy: too many uploads at once, try again"));
             }
-            body.0.extend_from_slice(&part[..read]);
+            body.bytes.extend_from_slice(&part[..read]);
         }
         Ok(body)
     }
 }
 
+impl PartialEq for Body {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Body {}
+
 impl std::ops::Deref for Body {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 }
 
 impl Drop for Body {
     fn drop(&mut self) {
-        BODIES_HELD.fetch_sub(self.0.len(), Ordering::SeqCst);
+        self.budget.held.fetch_sub(self.bytes.len(), Ordering::SeqCst);
     }
 }
 
 /// Reads one request from `stream`; a request that cannot be served is the response that
 /// refuses it.
 pub fn read_request(stream: impl Read) -> Result<Request, Response> {
-    let mut reader = BufReader::new(stream.take((MAX_HEAD + MAX_BODY) as u64));
+    let mut reader = BufReader::new(stream);
     let mut head = Vec::new();
     // The head ends with an empty line; each line ends with LF (CRLF by the standard).
     loop {
@@ -202,7 +229,7 @@ pub fn read_request(stream: impl Read) -> Result<Request, Response> {
     if length > MAX_BODY {
         return Err(Response::error(413, "the body is larger than 4 MB"));
     }
-    let body = Body::read(&mut reader, length)?;
+    let body = Body::read(&mut reader, length, &BODIES)?;
     Ok(Request { method: method.to_string(), target: target.to_string(), body })
 }
 
@@ -465,29 +492,89 @@ mod tests {
     }
 
     #[test]
-    fn bodies_held_at_once_stay_within_the_budget_and_return_it_when_dropped() {
-        // Other tests of this process may hold a few small bodies meanwhile, so the refusal may
-        // come up to one body early, never late.
-        let mut held = Vec::new();
-        let refusal = loop {
-            match Body::read(&mut &vec![7u8; MAX_BODY][..], MAX_BODY) {
-                Ok(body) => held.push(body),
-                Err(response) => break response,
-            }
-            assert!(held.len() * MAX_BODY <= MAX_BODIES, "{} bodies of 4 MB held", held.len());
+    fn bodies_held_at_once_stay_within_the_budget_and_give_it_back_when_dropped() {
+        let budget: &'static Budget = Box::leak(Box::new(Budget { held: AtomicUsize::new(0), limit: 100 }));
+        let read = |length: usize| Body::read(&mut &vec![7u8; length][..], length, budget);
+        let first = read(60).unwrap();
+        let second = read(40).unwrap();
+        assert_eq!((first.len(), second.len(), budget.held.load(Ordering::SeqCst)), (60, 40, 100));
+        // One more byte is one too many, and a refused body takes nothing.
+        assert_eq!(read(1).map(|body| body.len()).unwrap_err().status, 503);
+        assert_eq!(budget.held.load(Ordering::SeqCst), 100);
+        drop(first);
+        assert_eq!(read(60).map(|body| body.len()), Ok(60));
+        assert_eq!(budget.held.load(Ordering::SeqCst), 40);
+        // Arriving in parts, a body is counted part by part: 8 KB parts against a 10 KB limit.
+        let budget: &'static Budget =
+            Box::leak(Box::new(Budget { held: AtomicUsize::new(0), limit: 10_000 }));
+        let refused = Body::read(&mut &[1u8; 20_000][..], 20_000, budget).map(|body| body.len());
+        assert_eq!((refused.unwrap_err().status, budget.held.load(Ordering::SeqCst)), (503, 0));
+        // The process's budget is 64 MB.
+        assert_eq!(BODIES.limit, 64 << 20);
+    }
+
+    #[test]
+    fn heads_and_bodies_up_to_their_limits_are_read_and_one_byte_more_refused() {
+        let head = |length: usize| {
+            let start = b"GET / HTTP/1.1\r\nX: ".as_slice();
+            [start, &vec![b'a'; length - start.len() - 4], b"\r\n\r\n"].concat()
         };
-        assert_eq!(refusal.status, 503);
-        assert!(held.len() * MAX_BODY > MAX_BODIES - 2 * MAX_BODY, "refused after {} bodies", held.len());
-        assert!(held.iter().all(|body| body.len() == MAX_BODY && body[MAX_BODY - 1] == 7));
-        drop(held);
-        // The refused body gave back what it had taken, and the dropped ones theirs.
-        let again: Vec<_> = (0..MAX_BODIES / MAX_BODY - 1)
-            .map(|_| Body::read(&mut &vec![1u8; MAX_BODY][..], MAX_BODY).map(|body| body.len()))
-            .collect();
-        assert!(
-            again.iter().all(|read| read == &Ok(MAX_BODY)),
-            "{:?}",
-            again.iter().map(|r| r.as_ref().map_err(|e| e.status)).collect::<Vec<_>>()
+        assert_eq!(head(16_384).len(), 16_384);
+        assert!(read_request(&head(16_384)[..]).is_ok());
+        assert_eq!(read_request(&head(16_385)[..]).unwrap_err().status, 431);
+        let post = |length: usize| {
+            let head = format!("POST /classify HTTP/1.1\r\nContent-Length: {length}\r\n\r\n");
+            read_request([head.as_bytes(), &vec![9; length]].concat().as_slice())
+                .map(|request| request.body.len())
+        };
+        assert_eq!(post(4 << 20), Ok(4 << 20));
+        assert_eq!(post((4 << 20) + 1).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn a_request_is_read_to_its_content_length_with_crlf_or_bare_lf_lines() {
+        let request =
+            read_request(&b"POST /classify HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcdef"[..]).unwrap();
+        assert_eq!(
+            (request.method.as_str(), request.target.as_str(), &*request.body),
+            ("POST", "/classify", &b"abc"[..])
+        );
+        let request = read_request(&b"GET /strokes?index=3 HTTP/1.0\nHost: x\n\n"[..]).unwrap();
+        assert_eq!(
+            (request.method.as_str(), request.target.as_str(), request.body.len()),
+            ("GET", "/strokes?index=3", 0)
+        );
+    }
+
+    /// Reads `bytes`, after first failing once with `error`.
+    struct FailingOnce<'a> {
+        error: Option<std::io::ErrorKind>,
+        bytes: &'a [u8],
+    }
+
+    impl Read for FailingOnce<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            match self.error.take() {
+                Some(kind) => Err(kind.into()),
+                None => self.bytes.read(buffer),
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_read_is_retried_when_interrupted_and_refused_when_the_client_stalls() {
+        let read = |kind| Body::read(&mut FailingOnce { error: Some(kind), bytes: b"abc" }, 3, &BODIES);
+        assert_eq!(read(std::io::ErrorKind::Interrupted).map(|body| body.to_vec()), Ok(b"abc".to_vec()));
+        assert_eq!(read(std::io::ErrorKind::TimedOut).map(|body| body.len()).unwrap_err().status, 408);
+    }
+
+    #[test]
+    fn refusals_are_one_line_of_json_whatever_their_reason_holds() {
+        let response = Response::error(400, "a \"quoted\" \\ path\nand\ta tab");
+        assert_eq!(response.content_type, "application/json");
+        assert_eq!(
+            String::from_utf8(response.body).unwrap(),
+            "{\"error\": \"a \\\"quoted\\\" \\\\ path and a tab\"}\n"
         );
     }
 
@@ -523,6 +610,39 @@ mod tests {
         assert!(strokes.starts_with("[[") && strokes.matches('[').count() > 10, "{strokes}");
         let (status, _) = exchange(address, b"GET /strokes?index=10000 HTTP/1.1\r\n\r\n");
         assert_eq!(status, 404);
+    }
+
+    #[test]
+    fn the_strokes_cover_exactly_the_dark_pixels_of_their_image() {
+        let [.., test_images, _] = find_mnist_files(&settings().data_dir).unwrap();
+        let images = read_idx_images(&test_images).unwrap();
+        // An image beyond the first with a pixel at the threshold itself, 128.
+        let index =
+            (1..images.count).find(|&i| images.pixels[i * 784..(i + 1) * 784].contains(&128)).unwrap();
+        let response = strokes(&format!("index={index}"), &settings().data_dir);
+        let strokes: Vec<[usize; 4]> = stroke_numbers(&String::from_utf8(response.body).unwrap());
+        let mut drawn = vec![false; 784];
+        for [start, y, end, same_y] in strokes {
+            assert_eq!(
+                (y, same_y, start % 10, end % 10),
+                (same_y, y, 5, 5),
+                "a row's stroke through pixel centres"
+            );
+            (start / 10..=end / 10).for_each(|x| drawn[y / 10 * 28 + x] = true);
+        }
+        let dark: Vec<bool> =
+            images.pixels[index * 784..(index + 1) * 784].iter().map(|&p| p >= 128).collect();
+        assert_eq!(drawn, dark, "image {index}");
+    }
+
+    /// The numbers of `[[a, b, c, d], ...]`, four at a time.
+    fn stroke_numbers(text: &str) -> Vec<[usize; 4]> {
+        let numbers: Vec<usize> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().unwrap())
+            .collect();
+        numbers.chunks_exact(4).map(|n| [n[0], n[1], n[2], n[3]]).collect()
     }
 
     #[test]
