@@ -292,18 +292,14 @@ fn strokes(query: &str, data_dir: &Path) -> Response {
     let image = &images.pixels[index * 784..(index + 1) * 784];
     let mut strokes = Vec::new();
     for (y, row) in image.chunks_exact(28).enumerate() {
+        // The row's runs of dark pixels and of light ones, one after another.
         let mut x = 0;
-        while x < 28 {
-            if row[x] < 128 {
-                x += 1;
-                continue;
+        for run in row.chunk_by(|a, b| (*a >= 128) == (*b >= 128)) {
+            if run[0] >= 128 {
+                let (y, start, end) = (y * 10 + 5, x * 10 + 5, (x + run.len() - 1) * 10 + 5);
+                strokes.push(format!("[{start}, {y}, {end}, {y}]"));
             }
-            let start = x;
-            while x < 28 && row[x] >= 128 {
-                x += 1;
-            }
-            let (y, start, end) = (y * 10 + 5, start * 10 + 5, (x - 1) * 10 + 5);
-            strokes.push(format!("[{start}, {y}, {end}, {y}]"));
+            x += run.len();
         }
     }
     Response::json(200, format!("[{}]\n", strokes.join(", ")))
