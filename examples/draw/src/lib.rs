@@ -609,6 +609,34 @@ mod tests {
     }
 
     #[test]
+    fn after_its_answer_a_client_is_still_read_from_for_a_while_rather_than_reset() {
+        let mut stream = TcpStream::connect(start()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.write_all(b"POST /classify HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        // The refused body is still coming: a socket closed with it unread would answer it with
+        // a reset, which on some systems destroys the answer the client has not read yet.
+        for part in 0..4 {
+            std::thread::sleep(Duration::from_millis(25));
+            stream.write_all(&[0; 1024]).unwrap_or_else(|error| panic!("part {part}: {error}"));
+        }
+    }
+
+    #[test]
+    fn a_refused_client_that_goes_on_sending_is_cut_off_after_a_bounded_amount() {
+        let mut stream = TcpStream::connect(start()).unwrap();
+        stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.write_all(b"POST /classify HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").unwrap();
+        // The server reads at most 4 MB and 16 KB after its answer; what the sockets' buffers
+        // take beyond that is a few megabytes on loopback.
+        let chunk = vec![0; 64 * 1024];
+        let sent = (0..512).take_while(|_| stream.write_all(&chunk).is_ok()).count() * chunk.len();
+        assert!(sent < 32 << 20, "the server took all of {sent} bytes");
+    }
+
+    #[test]
     fn the_strokes_cover_exactly_the_dark_pixels_of_their_image() {
         let [.., test_images, _] = find_mnist_files(&settings().data_dir).unwrap();
         let images = read_idx_images(&test_images).unwrap();
