@@ -557,6 +557,22 @@ mod tests {
         }
     }
 
+    /// Reads `bytes` two at a time, as a slow client's packets arrive.
+    struct TwoAtATime<'a>(&'a [u8]);
+
+    impl Read for TwoAtATime<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            let length = buffer.len().min(2);
+            self.0.read(&mut buffer[..length])
+        }
+    }
+
+    #[test]
+    fn a_body_arriving_in_pieces_is_read_to_its_length_and_no_further() {
+        let body = Body::read(&mut TwoAtATime(b"abcdefgh"), 5, &BODIES).unwrap();
+        assert_eq!(&*body, b"abcde");
+    }
+
     #[test]
     fn a_body_read_is_retried_when_interrupted_and_refused_when_the_client_stalls() {
         let read = |kind| Body::read(&mut FailingOnce { error: Some(kind), bytes: b"abc" }, 3, &BODIES);
