@@ -1,7 +1,8 @@
 //! Batches large enough that batch normalisation and the activations split their passes between
 //! the two cores (2¹⁷ entries and more): the results are what the formulas give, computed here
-//! in f64 one entry after another, for odd and even sample and channel counts. The small
-//! batches of the other tests take the one-core path.
+//! in f64 one entry after another, for odd and even sample and channel counts, and for values
+//! far from zero, whose variance rounding would lose if it were taken as `Σx² − M·μ²` rather
+//! than `Σ(x − μ)²`. The small batches of the other tests take the one-core path.
 
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
@@ -121,6 +122,19 @@ fn batchnorm2d_with_odd_counts_of_channels_and_samples() {
 #[test]
 fn batchnorm2d_with_even_counts() {
     check_batch_norm(BatchNorm2d::<16, { 16 * 14 * 14 }>::new(), 44);
+}
+
+#[test]
+fn batchnorm_of_values_far_from_zero() {
+    // Values from 9.8 to 10.3: the normalised output has the digits of `x − μ`, not of `x`.
+    let mut layer = BatchNorm2d::<16, { 16 * 14 * 14 }>::new();
+    let input = random_batch::<{ 16 * 14 * 14 }>(44, 6).map(|u| 10.0 + 0.1 * u);
+    let no_gradient = Batch::<{ 16 * 14 * 14 }>::zeros(44);
+    let ones = vec![1.0; 16];
+    let expected = batch_norm_in_f64(16, input.as_slice(), no_gradient.as_slice(), (&ones, &[0.0; 16]), 44);
+    let output = layer.forward(&input, Mode::Train).as_slice().to_vec();
+    assert_close("output", &output, &expected.output, 1.0);
+    assert_close("running_var", layer.running_var.as_slice(), &expected.running_var, 1.0);
 }
 
 #[test]
