@@ -137,6 +137,11 @@ fn bad_batches_are_errors_not_panics() {
     assert!(matches!(error, Error::BatchSizeMismatch { expected: 1, found: 5, .. }), "{error}");
     let mut fresh = Normed::new(&mut rng(4));
     assert!(fresh.backward(&Batch::<3>::zeros(2)).is_err(), "backward before any forward");
+    net.train();
+    assert!(net.forward(&random_batch::<8>(2, 6)).is_ok(), "two samples are enough in training");
+    // An image's channel has a value per position, so one image is enough for BatchNorm2d.
+    assert_eq!(BatchNorm2d::<2, 8>::new().check_batch(1, Mode::Train), Ok(()));
+    assert!(BatchNorm2d::<2, 2>::new().check_batch(1, Mode::Train).is_err(), "1 value per channel");
 }
 
 #[test]
