@@ -1,7 +1,7 @@
-//! Finite-difference checks of every layer's backward pass and of whole networks, and proof that
-//! the checker catches a wrong derivative.
+//! Finite-difference checks of every layer's backward pass and of whole networks, proof that the
+//! checker catches a wrong derivative, and the checker's report: when it passes, how it reads.
 
-use minitorch::gradcheck::{GradientCheck, GradientReport, check_layer, check_network};
+use minitorch::gradcheck::{CheckedEntry, GradientCheck, GradientReport, check_layer, check_network};
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
@@ -291,5 +291,49 @@ fn the_checker_catches_a_wrong_derivative_at_kinks() {
     let network = WrongInside::new(&mut StdRng::seed_from_u64(17));
     let report = check_network(&network, &input, &[0, 3, 1, 2, 3, 0], GradientCheck::default()).unwrap();
     assert!(!report.passed(TOLERANCE), "a ReLU passing gradients where it is off passed: {report}");
+    // Where the wrong derivative meets a kink, no half-step difference comes near it.
+    assert!(report.unresolved > 0, "{report}");
     assert_eq!(report.worst.unwrap().tensor.split('.').next(), Some("0"), "the layer before it is wrong");
+}
+
+/// A report of `checked` compared entries, `unresolved` others, and a worst error `error`.
+fn report(checked: usize, unresolved: usize, error: f64) -> GradientReport {
+    let worst =
+        CheckedEntry { tensor: "weight".into(), index: 3, analytic: 1.0, numeric: 1.0 - error, error };
+    GradientReport { checked, kinks: 2, unresolved, worst: Some(worst) }
+}
+
+#[test]
+fn a_report_passes_with_entries_checked_errors_within_tolerance_and_one_in_ten_unresolved() {
+    assert!(!GradientReport::default().passed(1.0), "nothing was compared");
+    assert!(report(9, 1, 0.01).passed(0.01), "one in ten unresolved, the error at the tolerance");
+    assert!(!report(8, 1, 0.001).passed(0.01), "one in nine unresolved");
+    assert!(!report(9, 0, 0.0101).passed(0.01), "an error above the tolerance");
+    assert_eq!((report(9, 1, 0.25).max_error(), GradientReport::default().max_error()), (0.25, 0.0));
+}
+
+#[test]
+fn a_report_reads_as_its_counts_and_its_worst_entry() {
+    assert_eq!(
+        report(9, 1, 0.5).to_string(),
+        "9 entries checked, 2 of them at kinks, 1 unresolved, worst weight[3]: analytic 1.000000e0, \
+         numeric 5.000000e-1, error 5.00e-1"
+    );
+    assert_eq!(GradientReport::default().to_string(), "0 entries checked, 0 of them at kinks, 0 unresolved");
+}
+
+#[test]
+fn kinks_within_the_step_are_counted_and_the_first_of_equal_errors_is_reported() {
+    // ReLU inputs within ε = 1e-2 of zero put its kink inside the differences.
+    let input = Batch::<4>::from_column_slice(&[0.004, -0.003, 0.5, -0.5, 0.002, 1.0, -1.0, -0.006]);
+    let report = check_layer(&ReLU::<4>::new(), &input, Mode::Train, GradientCheck::default());
+    assert!(report.passed(TOLERANCE) && report.kinks >= 3, "{report}");
+    // Away from the kink every entry is exact, with error 0: the first is the one reported.
+    let input = Batch::<4>::from_column_slice(&[-0.5, -1.0, -1.5, -2.0, -0.7, -0.9, -1.1, -1.3]);
+    let report = check_layer(&ReLU::<4>::new(), &input, Mode::Train, GradientCheck::default());
+    let worst = report.worst.clone().unwrap();
+    assert_eq!(
+        (report.checked, report.kinks, worst.tensor.as_str(), worst.index, worst.error),
+        (8, 0, "input", 0, 0.0)
+    );
 }
