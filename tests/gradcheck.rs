@@ -337,3 +337,41 @@ fn kinks_within_the_step_are_counted_and_the_first_of_equal_errors_is_reported()
         (8, 0, "input", 0, 0.0)
     );
 }
+
+/// `50x²` on one side of a kink at `kink`, flat on the other: strong curvature right beside a
+/// kink, where only a one-sided second-order difference comes within the tolerance.
+#[derive(Clone, Copy, Debug)]
+struct ParabolaBesideKink {
+    kink: f32,
+    parabola_below: bool,
+}
+
+impl ParabolaBesideKink {
+    fn on_parabola(&self, x: f32) -> bool {
+        (x < self.kink) == self.parabola_below
+    }
+}
+
+impl minitorch::Elementwise for ParabolaBesideKink {
+    const NAME: &'static str = "ParabolaBesideKink";
+    fn value(&self, x: f32) -> f32 {
+        let x = if self.on_parabola(x) { x } else { self.kink };
+        50.0 * x * x
+    }
+    fn derivative(&self, x: f32, _y: f32) -> f32 {
+        if self.on_parabola(x) { 100.0 * x } else { 0.0 }
+    }
+}
+
+#[test]
+fn beside_a_kink_the_derivative_is_taken_from_the_smooth_side_to_second_order() {
+    // At 0.1 the derivative is 10; the kink lies 0.002 away, inside the step ε = 0.01. The slope
+    // of the half-step next to 0.1 on the smooth side is 2.5% off (curvature), the one-sided
+    // second-order difference exact.
+    let input = Batch::<1>::from_column_slice(&[0.1]);
+    for (kink, parabola_below) in [(0.102, true), (0.098, false)] {
+        let layer = Activation::<_, 1>::with_function(ParabolaBesideKink { kink, parabola_below });
+        let report = check_layer(&layer, &input, Mode::Train, GradientCheck::default());
+        assert!((report.checked, report.kinks) == (1, 1) && report.max_error() < 1e-4, "{report}");
+    }
+}
