@@ -375,3 +375,28 @@ fn beside_a_kink_the_derivative_is_taken_from_the_smooth_side_to_second_order() 
         assert!((report.checked, report.kinks) == (1, 1) && report.max_error() < 1e-4, "{report}");
     }
 }
+
+/// `y = 1000·x`: large gradients.
+#[derive(Clone, Copy, Debug, Default)]
+struct TimesThousand;
+
+impl minitorch::Elementwise for TimesThousand {
+    const NAME: &'static str = "TimesThousand";
+    fn value(&self, x: f32) -> f32 {
+        1000.0 * x
+    }
+    fn derivative(&self, _x: f32, _y: f32) -> f32 {
+        1000.0
+    }
+}
+
+#[test]
+fn large_gradients_are_compared_relative_to_their_size() {
+    // Gradients of several hundred: the f32 differences of a loss of a few thousand are off by
+    // several hundredths, a relative error of about 1e-4.
+    let layer = Activation::<TimesThousand, 3>::new();
+    let report = check_layer(&layer, &random_batch::<3>(4, 21), Mode::Train, GradientCheck::default());
+    assert!(report.passed(TOLERANCE), "{report}");
+    let worst = report.worst.unwrap();
+    assert!((worst.analytic - worst.numeric).abs() > TOLERANCE, "the absolute error is larger: {worst:?}");
+}
