@@ -23,7 +23,14 @@ fn assert_passed(what: &str, report: GradientReport) {
 fn linear() {
     let layer = Linear::<6, 4>::new(&mut StdRng::seed_from_u64(1));
     let report = check_layer(&layer, &random_batch::<6>(5, 2), Mode::Train, GradientCheck::default());
+    // Every entry of the weight, the bias and the input (fewer than 40 each); a linear map has no
+    // kinks, even where its slopes differ only by rounding.
+    assert_eq!((report.checked, report.kinks, report.unresolved), (24 + 4 + 30, 0, 0), "{report}");
     assert_passed("Linear", report);
+    // At most 10 entries of each, spread over it: every third of the 24 weights and the 30 inputs.
+    let sampled = GradientCheck { entries_per_tensor: 10, ..GradientCheck::default() };
+    let report = check_layer(&layer, &random_batch::<6>(5, 2), Mode::Train, sampled);
+    assert_eq!(report.checked, 8 + 4 + 10, "{report}");
 }
 
 #[test]
