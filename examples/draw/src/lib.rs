@@ -122,7 +122,7 @@ impl Response {
 }
 
 /// A parsed request.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
@@ -160,14 +160,6 @@ impl Body {
         Ok(body)
     }
 }
-
-impl PartialEq for Body {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for Body {}
 
 impl std::ops::Deref for Body {
     type Target = [u8];
