@@ -107,6 +107,9 @@ fn layers(c: &mut Criterion) {
     layer(c, "relu_512", ReLU::<512>::new());
     layer(c, "dropout_512", Dropout::<512>::new(0.2, rng));
     layer(c, "batchnorm_512", BatchNorm1d::<512>::new());
+    // The cnn's two poolings (`mnist_mlp --arch cnn`).
+    layer(c, "maxpool_32x24x24", MaxPool2d::<32, 2, 2, 24, 24, { 32 * 24 * 24 }, { 32 * 12 * 12 }>::new());
+    layer(c, "maxpool_64x8x8", MaxPool2d::<64, 2, 2, 8, 8, { 64 * 8 * 8 }, { 64 * 4 * 4 }>::new());
 }
 
 criterion_group!(benches, training_steps, resnet_training_step, inference, layers);
