@@ -1,12 +1,14 @@
-//! Batches large enough that batch normalisation and the activations split their passes between
-//! the two cores (2¹⁷ entries and more): the results are what the formulas give, computed here
-//! in f64 one entry after another, for odd and even sample and channel counts, and for values
-//! far from zero, whose variance rounding would lose if it were taken as `Σx² − M·μ²` rather
-//! than `Σ(x − μ)²`. The small batches of the other tests take the one-core path.
+//! Batches large enough that batch normalisation, the activations and a residual block's sum
+//! split their passes between the two cores (2¹⁷ entries and more): the results are what the
+//! formulas give, computed here in f64 one entry after another, for odd and even sample and
+//! channel counts, and for values far from zero, whose variance rounding would lose if it were
+//! taken as `Σx² − M·μ²` rather than `Σ(x − μ)²`. The small batches of the other tests take the one-core path.
 
+use minitorch::layers::Identity;
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
+use minitorch::{Layer, Residual};
 use support::assert_close;
 
 mod support;
@@ -155,5 +157,21 @@ fn activations_are_their_formula_at_every_entry() {
     let grad_input = relu.backward(&input, &grad_output);
     for (i, (&x, &g)) in input.iter().zip(grad_output.iter()).enumerate() {
         assert_eq!((output[i], grad_input[i]), if x > 0.0 { (x, g) } else { (0.0, 0.0) }, "ReLU at {i}");
+    }
+}
+
+#[test]
+fn a_residual_block_adds_its_paths_at_every_entry() {
+    // y = tanh(x) + x and ∂L/∂x = tanh′(x)·g + g, each entry on its own.
+    let input = random_batch::<512>(301, 6);
+    let grad_output = random_batch::<512>(301, 7);
+    let mut block = Residual::<512, 512, Tanh<512>, Identity>::new(Tanh::new(), Identity);
+    let output = block.forward(&input, Mode::Train).clone();
+    let grad_input = block.backward(&input, &grad_output).clone();
+    let body_output = block.body.output();
+    for (i, (&x, &g)) in input.iter().zip(grad_output.iter()).enumerate() {
+        assert!((output[i] - (x.tanh() + x)).abs() <= 1e-6, "output at {i}: {} for x = {x}", output[i]);
+        let through_body = (1.0 - body_output[i] * body_output[i]) * g;
+        assert_eq!(grad_input[i], through_body + g, "gradient at {i}");
     }
 }

@@ -16,6 +16,8 @@ use std::ops::{Deref, DerefMut};
 
 use nalgebra::{Const, Dim, Dyn, Matrix, OMatrix, RawStorage, RawStorageMut, SMatrix};
 
+use crate::parallel::{halves, halves_mut, on_both_cores};
+
 /// A batch of activations: `N` features × any number of samples, one column per sample.
 ///
 /// ```
@@ -41,6 +43,22 @@ pub(crate) fn resize_batch<const N: usize>(buffer: &mut Batch<N>, columns: usize
 pub(crate) fn copy_batch<const N: usize>(destination: &mut Batch<N>, source: &Batch<N>) {
     resize_batch(destination, source.ncols());
     destination.copy_from(source);
+}
+
+/// `destination = a + b`, resizing it if the batch size changed: one pass where a copy then an
+/// addition would take two, on both cores for a large batch. (A residual block's sum took 4% of
+/// a resnet training step as a copy and an addition: perf, Intel Xeon model 106.)
+///
+/// # Panics
+/// If `a` and `b` hold different numbers of samples; every caller's batches come from one step.
+pub(crate) fn sum_batches<const N: usize>(destination: &mut Batch<N>, a: &Batch<N>, b: &Batch<N>) {
+    assert_eq!(a.ncols(), b.ncols(), "sum_batches: batches of different sizes");
+    resize_batch(destination, a.ncols());
+    let ([a_0, a_1], [b_0, b_1]) = (halves(a.as_slice(), N), halves(b.as_slice(), N));
+    let [sum_0, sum_1] = halves_mut(destination.as_mut_slice(), N);
+    on_both_cores(sum_0.len() + sum_1.len(), [(a_0, b_0, sum_0), (a_1, b_1, sum_1)], |(a, b, sum)| {
+        sum.iter_mut().zip(a.iter().zip(b)).for_each(|(sum, (&a, &b))| *sum = a + b);
+    });
 }
 
 /// `Σ term(a[i], b[i])` over two slices of equal length, added in 16 interleaved partial sums

@@ -26,18 +26,24 @@
 
 use std::fmt::Debug;
 
-use crate::matrix::copy_batch;
+use crate::matrix::sum_batches;
 use crate::{Batch, Error, Layer, Mode, Parameters};
 
 /// The path beside a residual block's body: the [`Identity`], or any layer with the body's
 /// input and output widths (a projection such as `Conv2d(16, 32, 1, stride = 2)`).
 pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
-    /// Adds the shortcut's output for `input` to `sum` (which holds the body's output).
-    fn add_forward(&mut self, input: &Batch<IN>, mode: Mode, sum: &mut Batch<OUT>);
+    /// Writes the body's output plus the shortcut's output for `input` into `sum`.
+    fn forward_sum(&mut self, input: &Batch<IN>, mode: Mode, body_output: &Batch<OUT>, sum: &mut Batch<OUT>);
 
-    /// Adds the shortcut's d loss / d input to `grad_input` (which holds the body's), and its
-    /// parameters' gradients to theirs.
-    fn add_backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, grad_input: &mut Batch<IN>);
+    /// Writes the body's d loss / d input plus the shortcut's into `grad_input`, and adds the
+    /// shortcut's parameters' gradients to theirs.
+    fn backward_sum(
+        &mut self,
+        input: &Batch<IN>,
+        grad_output: &Batch<OUT>,
+        body_grad_input: &Batch<IN>,
+        grad_input: &mut Batch<IN>,
+    );
 
     /// Adds its parameters' gradients only, for a block that is the first layer of its network.
     fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>);
@@ -54,12 +60,18 @@ pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
 pub struct Identity;
 
 impl<const N: usize> Shortcut<N, N> for Identity {
-    fn add_forward(&mut self, input: &Batch<N>, _mode: Mode, sum: &mut Batch<N>) {
-        *sum += input;
+    fn forward_sum(&mut self, input: &Batch<N>, _mode: Mode, body_output: &Batch<N>, sum: &mut Batch<N>) {
+        sum_batches(sum, body_output, input);
     }
 
-    fn add_backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>, grad_input: &mut Batch<N>) {
-        *grad_input += grad_output;
+    fn backward_sum(
+        &mut self,
+        _input: &Batch<N>,
+        grad_output: &Batch<N>,
+        body_grad_input: &Batch<N>,
+        grad_input: &mut Batch<N>,
+    ) {
+        sum_batches(grad_input, body_grad_input, grad_output);
     }
 
     fn backward_parameters(&mut self, _input: &Batch<N>, _grad_output: &Batch<N>) {}
@@ -70,12 +82,18 @@ impl<const N: usize> Shortcut<N, N> for Identity {
 }
 
 impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for L {
-    fn add_forward(&mut self, input: &Batch<IN>, mode: Mode, sum: &mut Batch<OUT>) {
-        *sum += self.forward(input, mode);
+    fn forward_sum(&mut self, input: &Batch<IN>, mode: Mode, body_output: &Batch<OUT>, sum: &mut Batch<OUT>) {
+        sum_batches(sum, body_output, self.forward(input, mode));
     }
 
-    fn add_backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, grad_input: &mut Batch<IN>) {
-        *grad_input += self.backward(input, grad_output);
+    fn backward_sum(
+        &mut self,
+        input: &Batch<IN>,
+        grad_output: &Batch<OUT>,
+        body_grad_input: &Batch<IN>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        sum_batches(grad_input, body_grad_input, self.backward(input, grad_output));
     }
 
     fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
@@ -130,8 +148,8 @@ where
     S: Shortcut<IN, OUT>,
 {
     fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT> {
-        copy_batch(&mut self.output, self.body.forward(input, mode));
-        self.shortcut.add_forward(input, mode, &mut self.output);
+        let body_output = self.body.forward(input, mode);
+        self.shortcut.forward_sum(input, mode, body_output, &mut self.output);
         &self.output
     }
 
@@ -140,8 +158,8 @@ where
     }
 
     fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        copy_batch(&mut self.grad_input, self.body.backward(input, grad_output));
-        self.shortcut.add_backward(input, grad_output, &mut self.grad_input);
+        let body_grad_input = self.body.backward(input, grad_output);
+        self.shortcut.backward_sum(input, grad_output, body_grad_input, &mut self.grad_input);
         &self.grad_input
     }
 
