@@ -171,80 +171,62 @@ fn max_pooling_lets_nan_win_and_the_last_nan_win_most() {
     assert_eq!(grad.as_slice(), &[1.0, 0.0, 0.0, 0.0]);
 }
 
-/// Max pooling of one plane window by window, as its doc formula says: the maximum of each
-/// window and its first position in row-major order (NaN winning), then each output gradient
-/// added at that position.
-fn pool_window_by_window(
-    plane: &[f32],
-    width: usize,
-    (kernel, stride): (usize, usize),
-    (out_height, out_width): (usize, usize),
-    gradient: &[f32],
-) -> (Vec<f32>, Vec<f32>) {
-    let (mut outputs, mut input_gradient) = (Vec::new(), vec![0.0; plane.len()]);
-    for y in 0..out_height {
-        for x in 0..out_width {
-            let mut best_at = (y * stride) * width + x * stride;
-            for u in 0..kernel {
-                for v in 0..kernel {
-                    let at = (y * stride + u) * width + x * stride + v;
-                    if plane[at] > plane[best_at] || plane[at].is_nan() {
-                        best_at = at;
+/// Pools random images of small integers (so that ties are common) with a few NaNs, and checks
+/// every output and input gradient against pooling window by window, as the doc formula says:
+/// each window's maximum at its first position in row-major order (a NaN winning), and each
+/// output gradient added at that position.
+fn check_pooling_window_by_window<
+    const C: usize,
+    const K: usize,
+    const S: usize,
+    const H: usize,
+    const W: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    rng: &mut StdRng,
+) {
+    let mut pool = MaxPool2d::<C, K, S, H, W, IN, OUT>::new();
+    let (out_height, out_width) = ((H - K) / S + 1, (W - K) / S + 1);
+    let images = Batch::<IN>::from_fn(3, |_, _| match rng.random_range(0..40) {
+        0 => f32::NAN,
+        n => (n % 5) as f32,
+    });
+    let gradient = Batch::<OUT>::from_fn(3, |r, c| (r + 7 * c) as f32);
+    let outputs = pool.forward(&images, Mode::Train).clone();
+    let input_gradients = pool.backward(&images, &gradient).clone();
+    let planes = images.as_slice().chunks(H * W).zip(gradient.as_slice().chunks(out_height * out_width));
+    for (plane, (image, gradient)) in planes.enumerate() {
+        let (mut expected, mut expected_gradient) = (Vec::new(), vec![0.0; H * W]);
+        for y in 0..out_height {
+            for x in 0..out_width {
+                let mut best_at = (y * S) * W + x * S;
+                for u in 0..K {
+                    for v in 0..K {
+                        let at = (y * S + u) * W + x * S + v;
+                        if image[at] > image[best_at] || image[at].is_nan() {
+                            best_at = at;
+                        }
                     }
                 }
+                expected.push(image[best_at]);
+                expected_gradient[best_at] += gradient[y * out_width + x];
             }
-            outputs.push(plane[best_at]);
-            input_gradient[best_at] += gradient[y * out_width + x];
         }
+        let found = &outputs.as_slice()[plane * expected.len()..][..expected.len()];
+        // Debug text, so that NaN equals NaN.
+        assert_eq!(format!("{found:?}"), format!("{expected:?}"), "plane {plane}");
+        assert_eq!(&input_gradients.as_slice()[plane * H * W..][..H * W], expected_gradient, "plane {plane}");
     }
-    (outputs, input_gradient)
 }
 
 #[test]
 fn max_pooling_of_rows_wider_than_its_block_matches_pooling_window_by_window() {
     // Rows of 20 and 18 windows: more than the 16 compared at once, so a full block and a short
-    // one; overlapping windows (kernel 3, stride 2) and tiling ones (2, 2); small integers, so
-    // that ties are common, and a few NaNs.
+    // one; overlapping windows (kernel 3, stride 2) and tiling ones (2, 2).
     let mut rng = StdRng::seed_from_u64(11);
-    let mut value = |_: usize, _: usize| match rng.random_range(0..40) {
-        0 => f32::NAN,
-        n => (n % 5) as f32,
-    };
-    let images = Batch::<{ 2 * 5 * 41 }>::from_fn(3, &mut value);
-    let gradient = Batch::<{ 2 * 2 * 20 }>::from_fn(3, |r, c| (r * 3 + c) as f32);
-    let mut overlapping = MaxPool2d::<2, 3, 2, 5, 41, { 2 * 5 * 41 }, { 2 * 2 * 20 }>::new();
-    let outputs = overlapping.forward(&images, Mode::Train).clone();
-    let input_gradients = overlapping.backward(&images, &gradient).clone();
-    for (plane, (image, gradient)) in
-        images.as_slice().chunks(5 * 41).zip(gradient.as_slice().chunks(40)).enumerate()
-    {
-        let (expected, expected_gradient) = pool_window_by_window(image, 41, (3, 2), (2, 20), gradient);
-        let found = &outputs.as_slice()[plane * 40..][..40];
-        assert_eq!(format!("{found:?}"), format!("{expected:?}"), "plane {plane}");
-        assert_eq!(
-            &input_gradients.as_slice()[plane * 5 * 41..][..5 * 41],
-            expected_gradient,
-            "plane {plane}"
-        );
-    }
-
-    let images = Batch::<{ 3 * 4 * 36 }>::from_fn(2, &mut value);
-    let gradient = Batch::<{ 3 * 2 * 18 }>::from_fn(2, |r, c| (r + 7 * c) as f32);
-    let mut tiling = MaxPool2d::<3, 2, 2, 4, 36, { 3 * 4 * 36 }, { 3 * 2 * 18 }>::new();
-    let outputs = tiling.forward(&images, Mode::Train).clone();
-    let input_gradients = tiling.backward(&images, &gradient).clone();
-    for (plane, (image, gradient)) in
-        images.as_slice().chunks(4 * 36).zip(gradient.as_slice().chunks(36)).enumerate()
-    {
-        let (expected, expected_gradient) = pool_window_by_window(image, 36, (2, 2), (2, 18), gradient);
-        let found = &outputs.as_slice()[plane * 36..][..36];
-        assert_eq!(format!("{found:?}"), format!("{expected:?}"), "plane {plane}");
-        assert_eq!(
-            &input_gradients.as_slice()[plane * 4 * 36..][..4 * 36],
-            expected_gradient,
-            "plane {plane}"
-        );
-    }
+    check_pooling_window_by_window::<2, 3, 2, 5, 41, { 2 * 5 * 41 }, { 2 * 2 * 20 }>(&mut rng);
+    check_pooling_window_by_window::<3, 2, 2, 4, 36, { 3 * 4 * 36 }, { 3 * 2 * 18 }>(&mut rng);
 }
 
 #[test]
