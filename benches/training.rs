@@ -91,10 +91,12 @@ fn inference(c: &mut Criterion) {
 fn layer<const IN: usize, const OUT: usize>(c: &mut Criterion, name: &str, mut layer: impl Layer<IN, OUT>) {
     let input = random_batch::<IN>(128);
     let grad_output = random_batch::<OUT>(128);
+    let (mut output, mut grad_input) = (Batch::<OUT>::zeros(0), Batch::<IN>::zeros(0));
     c.bench_function(&format!("layer_forward_backward_128/{name}"), |b| {
         b.iter(|| {
-            layer.forward(&input, Mode::Train);
-            black_box(layer.backward(&input, &grad_output)[0]);
+            layer.forward(&input, &mut output, Mode::Train);
+            layer.backward(&input, &output, &grad_output, &mut grad_input);
+            black_box(grad_input[0]);
         })
     });
 }

@@ -15,8 +15,10 @@ fn main() {
     // Two samples, one per column: (1, 2, 3) and (−1, 0, 0.5).
     let x = Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0, -1.0, 0.0, 0.5]);
 
-    // Forward: y[o][s] = Σ_i W[o][i]·x[i][s] + b[o].
-    let y = layer.forward(&x, Mode::Train).clone();
+    // Forward: y[o][s] = Σ_i W[o][i]·x[i][s] + b[o]. The caller owns the output (a network keeps
+    // one per layer), and the layer sizes it to the batch.
+    let mut y = Batch::<2>::zeros(0);
+    layer.forward(&x, &mut y, Mode::Train);
     for sample in 0..2 {
         for out in 0..2 {
             let by_hand: f32 =
@@ -28,7 +30,8 @@ fn main() {
     // Take the loss L = Σ y (so ∂L/∂Y is all ones) and run backward.
     let ones = Batch::<2>::from_element(2, 1.0);
     layer.zero_grad();
-    let grad_input = layer.backward(&x, &ones).clone();
+    let mut grad_input = Batch::<3>::zeros(0);
+    layer.backward(&x, &y, &ones, &mut grad_input);
     // ∂L/∂W[o][i] = Σ_s G[o][s]·x[i][s] = x[i][0] + x[i][1];   ∂L/∂x[i][s] = Σ_o W[o][i].
     println!(
         "∂L/∂W[0][2]: layer {:+.5}, by hand {:+.5}",
@@ -43,7 +46,9 @@ fn main() {
     let loss_with = |delta: f32| {
         let mut nudged = layer.clone();
         nudged.weight[(0, 2)] += delta;
-        nudged.forward(&x, Mode::Train).sum()
+        let mut y = Batch::<2>::zeros(0);
+        nudged.forward(&x, &mut y, Mode::Train);
+        y.sum()
     };
     let numeric = (loss_with(epsilon) - loss_with(-epsilon)) / (2.0 * epsilon);
     println!("∂L/∂W[0][2] by finite differences: {numeric:+.5}");

@@ -11,9 +11,10 @@
 //!
 //! Its slopes are a `Param` field, which owns their value and gradient; `#[derive(Parameters)]`
 //! hands it to optimisers and checkpoints under its field name, `weight`, and
-//! `#[derive(Initialize)]` builds the layer with the slopes at PyTorch's 0.25 (`#[init(…)]`) and
-//! empty buffers. By hand it implements `Layer` (forward, backward), and it joins a layer list as
-//! `PReLU<128>: 128 -> 128`. `gradcheck::check_layer` compares its backward with finite
+//! `#[derive(Initialize)]` builds the layer with the slopes at PyTorch's 0.25 (`#[init(…)]`). By
+//! hand it implements `Layer`: `forward` writes `y` for `x`, and `backward` adds `∂L/∂a` and
+//! writes `∂L/∂x` for `∂L/∂y` (`grad_y`), into batches the network keeps between its layers. It
+//! joins a layer list as `PReLU<128>: 128 -> 128`. `gradcheck::check_layer` compares its backward with finite
 //! differences before it trains.
 //!
 //! Run: `cargo run --release --example 04_custom_layer`. Next: `mnist_mlp`.
@@ -35,30 +36,22 @@ struct PReLU<const N: usize> {
     /// The slopes `aᵢ` and their gradient, named `weight` as in PyTorch's state dict.
     #[init(Param::new(HeapMatrix::from_fn(|_, _| 0.25)))]
     weight: Param<HeapMatrix<N, 1>>,
-    output: Batch<N>,
-    grad_input: Batch<N>,
 }
 
 impl<const N: usize> Layer<N, N> for PReLU<N> {
-    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-        self.output = input.map_with_location(|i, _, x| if x > 0.0 { x } else { self.weight[i] * x });
-        &self.output
+    fn forward(&mut self, x: &Batch<N>, y: &mut Batch<N>, _mode: Mode) {
+        *y = x.map_with_location(|i, _, x| if x > 0.0 { x } else { self.weight[i] * x });
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        self.grad_input = grad_output.clone();
+    fn backward(&mut self, x: &Batch<N>, _y: &Batch<N>, grad_y: &Batch<N>, grad_x: &mut Batch<N>) {
+        grad_x.clone_from(grad_y);
         // Column-major: entry `k` of the batch is feature `k % N` of a sample.
-        for (k, (g, &x)) in self.grad_input.iter_mut().zip(input.iter()).enumerate() {
+        for (k, (g, &x)) in grad_x.iter_mut().zip(x.iter()).enumerate() {
             if x <= 0.0 {
                 self.weight.gradient[k % N] += *g * x;
                 *g *= self.weight[k % N];
             }
         }
-        &self.grad_input
     }
 }
 

@@ -7,13 +7,13 @@
 //! Images are one column per sample in PyTorch's channel, row, column order, so a PyTorch
 //! `[batch, C, H, W]` list flattened is exactly a batch's storage.
 
+use minitorch::MaxPool2d;
 use minitorch::gradcheck::{GradientCheck, check_network};
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
-use minitorch::{Layer, MaxPool2d};
 use serde_json::Value;
-use support::{assert_close, assert_parameters_close, load_pytorch_parameters, numbers};
+use support::{assert_close, assert_parameters_close, backward, forward, load_pytorch_parameters, numbers};
 
 mod support;
 
@@ -47,19 +47,19 @@ fn a_small_cnn_matches_pytorch_step_by_step() {
     let mut criterion = CrossEntropy::new();
     let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
     let outputs: [(&str, &[f32]); 7] = [
-        ("conv2d0_out", net.conv2d0.output().as_slice()),
-        ("batchnorm2d1_out", net.batchnorm2d1.output().as_slice()),
-        ("relu2_out", net.relu2.output().as_slice()),
-        ("maxpool2d3_out", net.maxpool2d3.output().as_slice()),
-        ("conv2d4_out", net.conv2d4.output().as_slice()),
-        ("relu5_out", net.relu5.output().as_slice()),
-        ("linear7_out", net.linear7.output().as_slice()),
+        ("conv2d0_out", net.conv2d0_output.as_slice()),
+        ("batchnorm2d1_out", net.batchnorm2d1_output.as_slice()),
+        ("relu2_out", net.relu2_output.as_slice()),
+        ("maxpool2d3_out", net.maxpool2d3_output.as_slice()),
+        ("conv2d4_out", net.conv2d4_output.as_slice()),
+        ("relu5_out", net.relu5_output.as_slice()),
+        ("linear7_out", net.linear7_output.as_slice()),
     ];
     for (name, ours) in outputs {
         assert_close(name, ours, &numbers(&step1[name]), 0.0);
     }
     // Flatten is no layer here: what it outputs in PyTorch is ReLU 5's output, as stored.
-    assert_close("flatten6_out", net.relu5.output().as_slice(), &numbers(&step1["flatten6_out"]), 0.0);
+    assert_close("flatten6_out", net.relu5_output.as_slice(), &numbers(&step1["flatten6_out"]), 0.0);
     assert_close("loss", &[loss], &[step1["loss"].as_f64().unwrap()], 0.0);
     assert_close(
         "running_mean",
@@ -77,13 +77,13 @@ fn a_small_cnn_matches_pytorch_step_by_step() {
     // The network computes no input gradient for its first layer; run the chain by hand on a
     // copy, each layer given the output of the one before it.
     let mut copy = net.clone();
-    let g = copy.linear7.backward(copy.relu5.output(), criterion.gradient()).clone();
-    let g = copy.relu5.backward(copy.conv2d4.output(), &g).clone();
-    let g = copy.conv2d4.backward(copy.maxpool2d3.output(), &g).clone();
-    let g = copy.maxpool2d3.backward(copy.relu2.output(), &g).clone();
-    let g = copy.relu2.backward(copy.batchnorm2d1.output(), &g).clone();
-    let g = copy.batchnorm2d1.backward(copy.conv2d0.output(), &g).clone();
-    let grad_input = copy.conv2d0.backward(&input, &g);
+    let g = backward(&mut copy.linear7, &copy.relu5_output, &copy.linear7_output, criterion.gradient());
+    let g = backward(&mut copy.relu5, &copy.conv2d4_output, &copy.relu5_output, &g);
+    let g = backward(&mut copy.conv2d4, &copy.maxpool2d3_output, &copy.conv2d4_output, &g);
+    let g = backward(&mut copy.maxpool2d3, &copy.relu2_output, &copy.maxpool2d3_output, &g);
+    let g = backward(&mut copy.relu2, &copy.batchnorm2d1_output, &copy.relu2_output, &g);
+    let g = backward(&mut copy.batchnorm2d1, &copy.conv2d0_output, &copy.batchnorm2d1_output, &g);
+    let grad_input = backward(&mut copy.conv2d0, &input, &copy.conv2d0_output, &g);
     assert_close("grad_input", grad_input.as_slice(), &numbers(&step1["grad_input"]), 0.0);
 
     net.zero_grad();
@@ -150,8 +150,9 @@ fn whole_cnns_pass_the_gradient_check_with_and_without_batchnorm() {
 fn max_pooling_routes_a_tie_to_the_first_maximum() {
     let mut pool = MaxPool2d::<1, 2, 2, 2, 2, 4, 1>::new();
     let image = Batch::<4>::from_column_slice(&[3.0, 1.0, 3.0, 3.0]);
-    assert_eq!(pool.forward(&image, Mode::Train).as_slice(), &[3.0]);
-    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    let output = forward(&mut pool, &image, Mode::Train);
+    assert_eq!(output.as_slice(), &[3.0]);
+    let grad = backward(&mut pool, &image, &output, &Batch::<1>::from_column_slice(&[1.0]));
     assert_eq!(grad.as_slice(), &[1.0, 0.0, 0.0, 0.0]);
 }
 
@@ -161,13 +162,15 @@ fn max_pooling_lets_nan_win_and_the_last_nan_win_most() {
     // does not replace a NaN, and a later NaN does.
     let mut pool = MaxPool2d::<1, 2, 2, 2, 2, 4, 1>::new();
     let image = Batch::<4>::from_column_slice(&[1.0, f32::NAN, 5.0, f32::NAN]);
-    assert!(pool.forward(&image, Mode::Train)[0].is_nan());
-    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    let output = forward(&mut pool, &image, Mode::Train);
+    assert!(output[0].is_nan());
+    let grad = backward(&mut pool, &image, &output, &Batch::<1>::from_column_slice(&[1.0]));
     assert_eq!(grad.as_slice(), &[0.0, 0.0, 0.0, 1.0]);
     // A NaN first in its window holds against every number after it.
     let image = Batch::<4>::from_column_slice(&[f32::NAN, 1.0, 5.0, 2.0]);
-    assert!(pool.forward(&image, Mode::Train)[0].is_nan());
-    let grad = pool.backward(&image, &Batch::<1>::from_column_slice(&[1.0]));
+    let output = forward(&mut pool, &image, Mode::Train);
+    assert!(output[0].is_nan());
+    let grad = backward(&mut pool, &image, &output, &Batch::<1>::from_column_slice(&[1.0]));
     assert_eq!(grad.as_slice(), &[1.0, 0.0, 0.0, 0.0]);
 }
 
@@ -193,8 +196,8 @@ fn check_pooling_window_by_window<
         n => (n % 5) as f32,
     });
     let gradient = Batch::<OUT>::from_fn(3, |r, c| (r + 7 * c) as f32);
-    let outputs = pool.forward(&images, Mode::Train).clone();
-    let input_gradients = pool.backward(&images, &gradient).clone();
+    let outputs = forward(&mut pool, &images, Mode::Train);
+    let input_gradients = backward(&mut pool, &images, &outputs, &gradient);
     let planes = images.as_slice().chunks(H * W).zip(gradient.as_slice().chunks(out_height * out_width));
     for (plane, (image, gradient)) in planes.enumerate() {
         let (mut expected, mut expected_gradient) = (Vec::new(), vec![0.0; H * W]);
@@ -236,14 +239,14 @@ fn max_pooling_gives_each_sample_of_a_batch_what_it_gives_the_sample_alone() {
     let mut pool = MaxPool2d::<2, 3, 2, 7, 6, 84, 12>::new();
     let batch = Batch::<84>::from_fn(5, |_, _| rng.random_range(-1.0..1.0));
     let gradient = Batch::<12>::from_fn(5, |_, _| rng.random_range(-1.0..1.0));
-    let outputs = pool.forward(&batch, Mode::Train).clone();
-    let input_gradients = pool.backward(&batch, &gradient).clone();
+    let outputs = forward(&mut pool, &batch, Mode::Train);
+    let input_gradients = backward(&mut pool, &batch, &outputs, &gradient);
     for sample in 0..5 {
         let alone = Batch::<84>::from_column_slice(batch.column(sample).as_slice());
-        let output = pool.forward(&alone, Mode::Train).clone();
+        let output = forward(&mut pool, &alone, Mode::Train);
         assert_eq!(output.as_slice(), outputs.column(sample).as_slice(), "sample {sample}");
         let sample_gradient = Batch::<12>::from_column_slice(gradient.column(sample).as_slice());
-        let input_gradient = pool.backward(&alone, &sample_gradient);
+        let input_gradient = backward(&mut pool, &alone, &output, &sample_gradient);
         assert_eq!(input_gradient.as_slice(), input_gradients.column(sample).as_slice(), "sample {sample}");
     }
 }
@@ -279,13 +282,13 @@ fn a_convolution_gives_each_sample_the_same_output_in_any_batch() {
     for samples in [1, 5, 2, 40, 3] {
         let input = Batch::<1024>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
         let gradient = Batch::<512>::from_fn(samples, |_, _| rng.random_range(-1.0..1.0));
-        let output = conv.forward(&input, Mode::Train).clone();
-        let grad_input = conv.backward(&input, &gradient).clone();
+        let output = forward(&mut conv, &input, Mode::Train);
+        let grad_input = backward(&mut conv, &input, &output, &gradient);
         for sample in 0..samples {
             let one = Batch::<1024>::from_column_slice(input.column(sample).as_slice());
-            let expected = alone.forward(&one, Mode::Train).clone();
+            let expected = forward(&mut alone, &one, Mode::Train);
             let one_gradient = Batch::<512>::from_column_slice(gradient.column(sample).as_slice());
-            let expected_grad = alone.backward(&one, &one_gradient).clone();
+            let expected_grad = backward(&mut alone, &one, &expected, &one_gradient);
             assert!((output.column(sample) - expected.column(0)).abs().max() < 1e-5, "batch {samples}");
             assert!(
                 (grad_input.column(sample) - expected_grad.column(0)).abs().max() < 1e-5,
@@ -303,7 +306,7 @@ fn a_convolution_computes_its_formula_where_output_rows_and_columns_read_only_pa
     let mut rng = StdRng::seed_from_u64(32);
     let mut conv = minitorch::Conv2d::<2, 3, 2, 3, 2, 4, 5, 40, 27>::new(&mut rng);
     let input = Batch::<40>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
-    let output = conv.forward(&input, Mode::Train).clone();
+    let output = forward(&mut conv, &input, Mode::Train);
     let pixel = |sample: usize, channel: usize, row: isize, column: isize| {
         let inside = (0..4).contains(&row) && (0..5).contains(&column);
         if inside { input[(channel * 20 + row as usize * 5 + column as usize, sample)] } else { 0.0 }

@@ -150,23 +150,23 @@ struct Initialized<const N: usize> {
     drawn: f32,
     #[init(N * 2)]
     width: usize,
-    output: Batch<N>,
-    grad_input: Batch<N>,
+    scratch: Batch<N>,
 }
 
 impl<const N: usize> Layer<N, N> for Initialized<N> {
-    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-        self.output = input.map_with_location(|i, _, x| self.weight[i] * x + self.bias[i]);
-        &self.output
+    fn forward(&mut self, input: &Batch<N>, output: &mut Batch<N>, _mode: Mode) {
+        *output = input.map_with_location(|i, _, x| self.weight[i] * x + self.bias[i]);
     }
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
+    fn backward(
+        &mut self,
+        input: &Batch<N>,
+        _output: &Batch<N>,
+        grad_output: &Batch<N>,
+        grad_input: &mut Batch<N>,
+    ) {
         *self.weight.gradient += grad_output.component_mul(input).column_sum();
         *self.bias.gradient += grad_output.column_sum();
-        self.grad_input = grad_output.map_with_location(|i, _, g| self.weight[i] * g);
-        &self.grad_input
+        *grad_input = grad_output.map_with_location(|i, _, g| self.weight[i] * g);
     }
 }
 
@@ -176,7 +176,7 @@ fn initialize_takes_each_init_expression_and_defaults_the_rest() {
     assert_eq!(layer.weight.as_slice(), &[0.5, 1.5, 2.5]);
     assert_eq!(layer.weight.gradient.as_slice(), &[0.0; 3]);
     assert_eq!((layer.bias.as_slice(), layer.bias.gradient.as_slice()), (&[0.0; 3][..], &[0.0; 3][..]));
-    assert_eq!((layer.width, layer.output.shape(), layer.grad_input.shape()), (6, (3, 0), (3, 0)));
+    assert_eq!((layer.width, layer.scratch.shape()), (6, (3, 0)));
     assert!((10.0..20.0).contains(&layer.drawn), "{}", layer.drawn);
 }
 
@@ -211,5 +211,5 @@ fn a_derived_layer_is_built_and_trained_by_a_network() {
         minitorch::gradcheck::check_network(&net, &input, &[0, 1, 1, 0], Default::default()).unwrap();
     assert!(report.passed(1e-2), "{report}");
     net.forward(&input).unwrap();
-    assert_eq!(net.layer1.output().ncols(), 4);
+    assert_eq!(net.layer1_output.ncols(), 4);
 }

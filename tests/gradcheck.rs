@@ -211,8 +211,6 @@ struct Scale {
     s_gradient: HeapMatrix<1, 1>,
     wrong_parameter_gradient: bool,
     wrong_input_gradient: bool,
-    output: Batch<3>,
-    grad_input: Batch<3>,
 }
 
 impl Parameters for Scale {
@@ -235,21 +233,21 @@ impl Parameters for Scale {
 }
 
 impl Layer<3, 3> for Scale {
-    fn forward(&mut self, input: &Batch<3>, _mode: Mode) -> &Batch<3> {
-        self.output = input * self.s[0];
-        &self.output
+    fn forward(&mut self, input: &Batch<3>, output: &mut Batch<3>, _mode: Mode) {
+        *output = input * self.s[0];
     }
 
-    fn output(&self) -> &Batch<3> {
-        &self.output
-    }
-
-    fn backward(&mut self, input: &Batch<3>, grad_output: &Batch<3>) -> &Batch<3> {
+    fn backward(
+        &mut self,
+        input: &Batch<3>,
+        _output: &Batch<3>,
+        grad_output: &Batch<3>,
+        grad_input: &mut Batch<3>,
+    ) {
         let exact = grad_output.dot(input);
         self.s_gradient[0] += if self.wrong_parameter_gradient { 1.1 * exact } else { exact };
         let factor = if self.wrong_input_gradient { -self.s[0] } else { self.s[0] };
-        self.grad_input = grad_output * factor;
-        &self.grad_input
+        *grad_input = grad_output * factor;
     }
 }
 
@@ -260,8 +258,6 @@ fn the_checker_catches_wrong_derivatives() {
         s_gradient: HeapMatrix::zeros(),
         wrong_parameter_gradient,
         wrong_input_gradient,
-        output: Batch::zeros(0),
-        grad_input: Batch::zeros(0),
     };
     let input = random_batch::<3>(4, 12);
     let check = |layer: &Scale| check_layer(layer, &input, Mode::Train, GradientCheck::default());

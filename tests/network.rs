@@ -4,6 +4,9 @@
 use minitorch::prelude::*;
 use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
+use support::{backward, forward};
+
+mod support;
 
 net! {
     struct Mlp< Linear(784, 512), ReLU, Dropout(0.2), Linear(512, 256), ReLU, Linear(256, 10) >
@@ -61,18 +64,17 @@ fn dropout_is_active_only_in_training() {
     let first = net.forward(&input).unwrap().clone();
     let second = net.forward(&input).unwrap().clone();
     assert_ne!(first, second, "training draws a new mask per forward");
-    let dropped = net.dropout2.output().iter().filter(|&&y| y == 0.0).count();
-    let active = net.relu1.output().iter().filter(|&&y| y > 0.0).count();
-    let share = 1.0 - (net.dropout2.output().len() - dropped) as f64 / active as f64;
+    let dropped = net.dropout2_output.iter().filter(|&&y| y == 0.0).count();
+    let active = net.relu1_output.iter().filter(|&&y| y > 0.0).count();
+    let share = 1.0 - (net.dropout2_output.len() - dropped) as f64 / active as f64;
     assert!((share - 0.2).abs() < 0.03, "dropped share of active units {share}");
     // Inverted dropout: every kept value is scaled by 1/(1 − p), in forward and in backward.
-    let kept = net.relu1.output().iter().zip(net.dropout2.output().iter()).filter(|&(_, &y)| y != 0.0);
+    let kept = net.relu1_output.iter().zip(net.dropout2_output.iter()).filter(|&(_, &y)| y != 0.0);
     for (&x, &y) in kept {
         assert_eq!(y, x * 1.25, "a kept value is scaled by 1/(1 − 0.2)");
     }
     let ones = Batch::<512>::from_element(8, 1.0);
-    let input_of_dropout = net.relu1.output().clone();
-    let grad = net.dropout2.backward(&input_of_dropout, &ones);
+    let grad = backward(&mut net.dropout2, &net.relu1_output, &net.dropout2_output, &ones);
     assert!(grad.iter().all(|&g| g == 0.0 || g == 1.25), "backward scales by the same mask");
     let passed = grad.iter().filter(|&&g| g == 1.25).count() as f64 / grad.len() as f64;
     assert!((passed - 0.8).abs() < 0.02, "share of gradients passed {passed}");
@@ -80,7 +82,7 @@ fn dropout_is_active_only_in_training() {
     net.eval();
     let first = net.forward(&input).unwrap().clone();
     assert_eq!(&first, net.forward(&input).unwrap());
-    assert_eq!(net.dropout2.output(), net.relu1.output());
+    assert_eq!(net.dropout2_output, net.relu1_output);
 }
 
 #[test]
@@ -213,6 +215,6 @@ fn dropout_drops_every_entry_at_its_rate_even_the_last_of_an_odd_batch() {
     let mut dropout = Dropout::<1>::new(0.3, &mut rng(12));
     assert_eq!(dropout.probability(), 0.3);
     let one = Batch::<1>::from_element(1, 1.0);
-    let dropped = (0..10_000).filter(|_| dropout.forward(&one, Mode::Train)[0] == 0.0).count();
+    let dropped = (0..10_000).filter(|_| forward(&mut dropout, &one, Mode::Train)[0] == 0.0).count();
     assert!((2_800..3_200).contains(&dropped), "{dropped} of 10,000 dropped at p = 0.3");
 }

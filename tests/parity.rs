@@ -11,7 +11,7 @@ use minitorch::Initialize;
 use minitorch::prelude::*;
 use minitorch::rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::Value;
-use support::numbers;
+use support::{backward, numbers};
 
 mod support;
 
@@ -29,36 +29,26 @@ struct PyTorchMaskDropout<const N: usize> {
     /// `m / (1 − p)`.
     scaled_mask: Batch<N>,
     last_mode: Mode,
-    output: Batch<N>,
-    grad_input: Batch<N>,
 }
 
 impl<const N: usize> Initialize for PyTorchMaskDropout<N> {
     fn initialize(_rng: &mut impl Rng) -> Self {
-        let empty = Batch::zeros(0);
-        Self { scaled_mask: empty.clone(), last_mode: Mode::Train, output: empty.clone(), grad_input: empty }
+        Self { scaled_mask: Batch::zeros(0), last_mode: Mode::Train }
     }
 }
 
 impl<const N: usize> Layer<N, N> for PyTorchMaskDropout<N> {
-    fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
+    fn forward(&mut self, x: &Batch<N>, y: &mut Batch<N>, mode: Mode) {
         self.last_mode = mode;
-        self.output =
-            if mode == Mode::Train { input.component_mul(&self.scaled_mask) } else { input.clone() };
-        &self.output
+        *y = if mode == Mode::Train { x.component_mul(&self.scaled_mask) } else { x.clone() };
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        self.grad_input = if self.last_mode == Mode::Train {
-            grad_output.component_mul(&self.scaled_mask)
+    fn backward(&mut self, _x: &Batch<N>, _y: &Batch<N>, grad_y: &Batch<N>, grad_x: &mut Batch<N>) {
+        *grad_x = if self.last_mode == Mode::Train {
+            grad_y.component_mul(&self.scaled_mask)
         } else {
-            grad_output.clone()
+            grad_y.clone()
         };
-        &self.grad_input
     }
 }
 
@@ -128,11 +118,11 @@ fn one_training_step_matches_pytorch() {
 
     let mut criterion = CrossEntropy::new();
     let loss = criterion.forward(net.forward(&input).unwrap(), &labels(&fixture)).unwrap();
-    assert_batch_close("linear0 output", net.linear0.output(), &step["linear0_out"]);
-    assert_batch_close("batchnorm1 output", net.batchnorm1.output(), &step["batchnorm1_out"]);
-    assert_batch_close("relu2 output", net.relu2.output(), &step["relu2_out"]);
-    assert_batch_close("dropout3 output", net.layer3.output(), &step["dropout3_out"]);
-    assert_batch_close("logits", net.linear4.output(), &step["logits"]);
+    assert_batch_close("linear0 output", &net.linear0_output, &step["linear0_out"]);
+    assert_batch_close("batchnorm1 output", &net.batchnorm1_output, &step["batchnorm1_out"]);
+    assert_batch_close("relu2 output", &net.relu2_output, &step["relu2_out"]);
+    assert_batch_close("dropout3 output", &net.layer3_output, &step["dropout3_out"]);
+    assert_batch_close("logits", &net.linear4_output, &step["logits"]);
     let torch_loss = step["loss"].as_f64().unwrap();
     assert!((f64::from(loss) - torch_loss).abs() <= 1e-5 * torch_loss, "loss {loss} vs {torch_loss}");
     assert_batch_close("d loss / d logits", criterion.gradient(), &step["grad_logits"]);
@@ -149,11 +139,11 @@ fn one_training_step_matches_pytorch() {
     });
 
     // The input gradient, which a network skips, through the layers' own backward passes.
-    let g = Layer::backward(&mut net.linear4.clone(), net.layer3.output(), criterion.gradient()).clone();
-    let g = Layer::backward(&mut net.layer3.clone(), net.relu2.output(), &g).clone();
-    let g = Layer::backward(&mut net.relu2.clone(), net.batchnorm1.output(), &g).clone();
-    let g = Layer::backward(&mut net.batchnorm1.clone(), net.linear0.output(), &g).clone();
-    let grad_input = Layer::backward(&mut net.linear0.clone(), &input, &g).clone();
+    let g = backward(&mut net.linear4.clone(), &net.layer3_output, &net.linear4_output, criterion.gradient());
+    let g = backward(&mut net.layer3.clone(), &net.relu2_output, &net.layer3_output, &g);
+    let g = backward(&mut net.relu2.clone(), &net.batchnorm1_output, &net.relu2_output, &g);
+    let g = backward(&mut net.batchnorm1.clone(), &net.linear0_output, &net.batchnorm1_output, &g);
+    let grad_input = backward(&mut net.linear0.clone(), &input, &net.linear0_output, &g);
     assert_batch_close("d loss / d input", &grad_input, &step["grad_input"]);
 }
 

@@ -13,7 +13,7 @@ use minitorch::rand::rngs::StdRng;
 use minitorch::rand::{RngExt, SeedableRng};
 use minitorch::{BufferValue, Concat, Residual, checkpoint};
 use serde_json::Value;
-use support::{assert_close, assert_parameters_close, load_pytorch_parameters, numbers};
+use support::{assert_close, assert_parameters_close, backward, forward, load_pytorch_parameters, numbers};
 
 mod support;
 
@@ -71,19 +71,19 @@ fn a_network_with_blocks_matches_pytorch_step_by_step() {
     let mut criterion = CrossEntropy::new();
     let loss = criterion.forward(net.forward(&input).unwrap(), &labels).unwrap();
     let outputs: [(&str, &[f32]); 12] = [
-        ("layer0_out", net.conv2d0.output().as_slice()),
-        ("layer1_out", net.batchnorm2d1.output().as_slice()),
-        ("layer2_out", net.relu2.output().as_slice()),
-        ("layer3_out", net.residual3.output().as_slice()),
-        ("layer4_out", net.relu4.output().as_slice()),
-        ("layer5_out", net.residual5.output().as_slice()),
-        ("layer6_out", net.concat6.output().as_slice()),
-        ("layer7_out", net.avgpool2d7.output().as_slice()),
-        ("layer8_out", net.adaptive_avgpool2d8.output().as_slice()),
+        ("layer0_out", net.conv2d0_output.as_slice()),
+        ("layer1_out", net.batchnorm2d1_output.as_slice()),
+        ("layer2_out", net.relu2_output.as_slice()),
+        ("layer3_out", net.residual3_output.as_slice()),
+        ("layer4_out", net.relu4_output.as_slice()),
+        ("layer5_out", net.residual5_output.as_slice()),
+        ("layer6_out", net.concat6_output.as_slice()),
+        ("layer7_out", net.avgpool2d7_output.as_slice()),
+        ("layer8_out", net.adaptive_avgpool2d8_output.as_slice()),
         // Flatten is no layer here: PyTorch's output of it is the pooling's, as stored.
-        ("layer9_out", net.adaptive_avgpool2d8.output().as_slice()),
-        ("layer10_out", net.residual10.output().as_slice()),
-        ("layer11_out", net.linear11.output().as_slice()),
+        ("layer9_out", net.adaptive_avgpool2d8_output.as_slice()),
+        ("layer10_out", net.residual10_output.as_slice()),
+        ("layer11_out", net.linear11_output.as_slice()),
     ];
     for (name, ours) in outputs {
         assert_close(name, ours, &numbers(&step1[name]), 0.0);
@@ -93,7 +93,8 @@ fn a_network_with_blocks_matches_pytorch_step_by_step() {
 
     // The network computes no input gradient for its first layer; as a layer it does.
     let mut copy = net.clone();
-    let grad_input = Layer::backward(&mut copy, &input, criterion.gradient());
+    let output = copy.linear11_output.clone();
+    let grad_input = backward(&mut copy, &input, &output, criterion.gradient());
     assert_close("grad_input", grad_input.as_slice(), &numbers(&step1["grad_input"]), 0.0);
 
     net.zero_grad();
@@ -125,11 +126,12 @@ fn average_pooling_takes_pytorchs_windows_and_bins() {
     let image = Batch::<25>::from_iterator(1, (0..25).map(|x| x as f32));
     let mut adaptive = minitorch::AdaptiveAvgPool2d::<1, 5, 5, 3, 25, 9>::new();
     let expected = [3.0, 4.5, 6.0, 10.5, 12.0, 13.5, 18.0, 19.5, 21.0];
-    assert_eq!(adaptive.forward(&image, Mode::Train).as_slice(), &expected);
+    assert_eq!(forward(&mut adaptive, &image, Mode::Train).as_slice(), &expected);
     let mut pool = minitorch::AvgPool2d::<1, 3, 2, 5, 5, 25, 4>::new();
-    assert_eq!(pool.forward(&image, Mode::Train).as_slice(), &[6.0, 8.0, 16.0, 18.0]);
+    let pooled = forward(&mut pool, &image, Mode::Train);
+    assert_eq!(pooled.as_slice(), &[6.0, 8.0, 16.0, 18.0]);
     // Backward spreads each gradient evenly over its window; the centre is in all four.
-    let back = pool.backward(&image, &Batch::<4>::from_element(1, 9.0));
+    let back = backward(&mut pool, &image, &pooled, &Batch::<4>::from_element(1, 9.0));
     assert_eq!((back[0], back[2], back[12], back[4], back[24]), (1.0, 2.0, 4.0, 1.0, 1.0));
     // No parameters, and their geometry in `Debug`.
     assert_eq!((pool.parameter_count(), adaptive.parameter_count()), (0, 0));
@@ -180,32 +182,34 @@ fn gradients_that_meet_at_a_fork_add_up() {
 
     let mut residual = Residual::<4, 4, _, _>::new(Linear::<4, 4>::new(&mut rng), Identity);
     let mut body = residual.body.clone();
-    residual.forward(&input, Mode::Train);
-    body.forward(&input, Mode::Train);
-    let expected = body.backward(&input, &grad_output) + &grad_output;
-    assert_eq!(residual.backward(&input, &grad_output), &expected);
+    let output = forward(&mut residual, &input, Mode::Train);
+    let body_output = forward(&mut body, &input, Mode::Train);
+    let expected = backward(&mut body, &input, &body_output, &grad_output) + &grad_output;
+    assert_eq!(backward(&mut residual, &input, &output, &grad_output), expected);
 
     let mut projected =
         Residual::<4, 2, _, _>::new(Linear::<4, 2>::new(&mut rng), Linear::<4, 2>::new(&mut rng));
     let (mut body, mut shortcut) = (projected.body.clone(), projected.shortcut.clone());
     let grad_output2 = Batch::<2>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
-    projected.forward(&input, Mode::Train);
-    body.forward(&input, Mode::Train);
-    shortcut.forward(&input, Mode::Train);
-    let expected = body.backward(&input, &grad_output2) + shortcut.backward(&input, &grad_output2);
-    assert_eq!(projected.backward(&input, &grad_output2), &expected);
+    let output = forward(&mut projected, &input, Mode::Train);
+    let (body_output, shortcut_output) =
+        (forward(&mut body, &input, Mode::Train), forward(&mut shortcut, &input, Mode::Train));
+    let expected = backward(&mut body, &input, &body_output, &grad_output2)
+        + backward(&mut shortcut, &input, &shortcut_output, &grad_output2);
+    assert_eq!(backward(&mut projected, &input, &output, &grad_output2), expected);
 
     let branches = (Branch::new(Linear::<4, 3>::new(&mut rng)), Branch::new(Tanh::<4>::new()));
     let mut concat = Concat::<4, 7, _>::new(branches);
     let (mut first, mut second) = (concat.branches.0.layer.clone(), concat.branches.1.layer.clone());
     let grad_joined = Batch::<7>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
-    concat.forward(&input, Mode::Train);
-    first.forward(&input, Mode::Train);
-    second.forward(&input, Mode::Train);
+    let joined = forward(&mut concat, &input, Mode::Train);
+    let (first_output, second_output) =
+        (forward(&mut first, &input, Mode::Train), forward(&mut second, &input, Mode::Train));
     let grad_first = Batch::<3>::from_fn(3, |i, j| grad_joined[(i, j)]);
     let grad_second = Batch::<4>::from_fn(3, |i, j| grad_joined[(i + 3, j)]);
-    let expected = first.backward(&input, &grad_first) + second.backward(&input, &grad_second);
-    assert_eq!(concat.backward(&input, &grad_joined), &expected);
+    let expected = backward(&mut first, &input, &first_output, &grad_first)
+        + backward(&mut second, &input, &second_output, &grad_second);
+    assert_eq!(backward(&mut concat, &input, &joined, &grad_joined), expected);
 }
 
 net! {

@@ -168,20 +168,31 @@ where
         output.iter().zip(weights.iter()).map(|(&y, &w)| f64::from(y) * f64::from(w)).sum::<f64>()
     };
 
-    let run = |copy: &mut L, input: &Batch<IN>| loss(copy.forward(input, mode));
+    let run = |copy: &mut L, input: &Batch<IN>, output: &mut Batch<OUT>| {
+        copy.forward(input, output, mode);
+        loss(output)
+    };
 
     let mut analytic = layer.clone();
     analytic.zero_grad();
-    let unperturbed = run(&mut analytic, input);
-    let grad_input = analytic.backward(input, &weights).clone();
+    let (mut output, mut grad_input) = (Batch::zeros(0), Batch::zeros(0));
+    let unperturbed = run(&mut analytic, input, &mut output);
+    analytic.backward(input, &output, &weights, &mut grad_input);
 
     let mut report = GradientReport::default();
-    check_parameters(layer, &mut analytic, unperturbed, |copy: &mut L| run(copy, input), check, &mut report);
+    check_parameters(
+        layer,
+        &mut analytic,
+        unperturbed,
+        |copy: &mut L| run(copy, input, &mut Batch::zeros(0)),
+        check,
+        &mut report,
+    );
     for index in sampled_indices(input.len(), check.entries_per_tensor) {
         let numeric = differences(input[index], check.epsilon, unperturbed, |value| {
             let mut perturbed = input.clone();
             perturbed[index] = value;
-            run(&mut layer.clone(), &perturbed)
+            run(&mut layer.clone(), &perturbed, &mut Batch::zeros(0))
         });
         report.record(|| "input".to_string(), index, f64::from(grad_input[index]), numeric);
     }

@@ -117,20 +117,15 @@
 //! pub struct Gain<const N: usize> {
 //!     #[init(Param::new(HeapMatrix::from_fn(|_, _| 1.0)))]
 //!     gain: Param<HeapMatrix<N, 1>>,
-//!     output: Batch<N>,
-//!     grad_input: Batch<N>,
 //! }
 //!
 //! impl<const N: usize> Layer<N, N> for Gain<N> {
-//!     fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-//!         self.output = input.map_with_location(|i, _, x| self.gain[i] * x);
-//!         &self.output
+//!     fn forward(&mut self, x: &Batch<N>, y: &mut Batch<N>, _mode: Mode) {
+//!         *y = x.map_with_location(|i, _, x| self.gain[i] * x);
 //!     }
-//!     fn output(&self) -> &Batch<N> { &self.output }
-//!     fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-//!         *self.gain.gradient += grad_output.component_mul(input).column_sum(); // Σ over the batch of g ⊙ x
-//!         self.grad_input = grad_output.map_with_location(|i, _, g| self.gain[i] * g);
-//!         &self.grad_input
+//!     fn backward(&mut self, x: &Batch<N>, _y: &Batch<N>, grad_y: &Batch<N>, grad_x: &mut Batch<N>) {
+//!         *self.gain.gradient += grad_y.component_mul(x).column_sum(); // Σ over the batch of ∂L/∂y ⊙ x
+//!         *grad_x = grad_y.map_with_location(|i, _, g| self.gain[i] * g);
 //!     }
 //! }
 //!
@@ -157,8 +152,14 @@
 //!     pub linear0: Linear<784, 64>,
 //!     pub relu1: ReLU<64>,
 //!     pub linear2: Linear<64, 10>,
-//!     input: Batch<784>,          // kept for the first layer's backward
-//!     forward_samples: usize,     // batch size of the last forward, checked by backward
+//!     pub linear0_output: Batch<64>,  // each layer's output of the last forward,
+//!     pub relu1_output: Batch<64>,    // which the next layer reads, forward and backward
+//!     pub linear2_output: Batch<10>,  // the network's output
+//!     grad_linear0_output: Batch<64>, // d loss / d each output but the last, in backward
+//!     grad_relu1_output: Batch<64>,
+//!     input: Batch<784>,              // kept for the first layer's backward
+//!     grad_input: Batch<784>,         // where linear0 could write d loss / d input
+//!     forward_samples: usize,         // batch size of the last forward, checked by backward
 //!     mode: Mode,
 //! }
 //!
@@ -173,24 +174,27 @@
 //!         copy_batch(&mut self.input, input);
 //!         self.forward_samples = input.ncols();
 //!         let mode = self.mode;
-//!         let x = Layer::forward(&mut self.linear0, &self.input, mode);
-//!         let x = Layer::forward(&mut self.relu1, x, mode);
-//!         let x = Layer::forward(&mut self.linear2, x, mode);
-//!         Ok(x)
+//!         Layer::forward(&mut self.linear0, &self.input, &mut self.linear0_output, mode);
+//!         Layer::forward(&mut self.relu1, &self.linear0_output, &mut self.relu1_output, mode);
+//!         Layer::forward(&mut self.linear2, &self.relu1_output, &mut self.linear2_output, mode);
+//!         Ok(&self.linear2_output)
 //!     }
 //!
 //!     fn backward(&mut self, grad_output: &Batch<10>) -> Result<(), Error> {
 //!         check_backward(self.forward_samples, grad_output.ncols())?;
-//!         let grad = Layer::backward(&mut self.linear2, Layer::output(&self.relu1), grad_output);
-//!         let grad = Layer::backward(&mut self.relu1, Layer::output(&self.linear0), grad);
-//!         Layer::backward_parameters(&mut self.linear0, &self.input, grad); // no input gradient
+//!         Layer::backward(&mut self.linear2, &self.relu1_output, &self.linear2_output,
+//!                         grad_output, &mut self.grad_relu1_output);
+//!         Layer::backward(&mut self.relu1, &self.linear0_output, &self.relu1_output,
+//!                         &self.grad_relu1_output, &mut self.grad_linear0_output);
+//!         Layer::backward_parameters(&mut self.linear0, &self.input, &self.linear0_output,
+//!                                    &self.grad_linear0_output, &mut self.grad_input); // skips it
 //!         Ok(())
 //!     }
 //!     // mode, set_mode; and `impl Parameters` visiting linear0 and linear2 as layers 0 and 2
 //! }
 //!
 //! // The network is also a layer of other networks: `Layer<784, 10>` runs the same statements
-//! // from the `input` it is given, and `Initialize` calls `new`. `Two::forward` and
+//! // from the `x` it is given into the `y` it is given, and `Initialize` calls `new`. `Two::forward` and
 //! // `Two::backward` are inherent methods calling `Network`'s, so that `net.forward(&x)` stays
 //! // unambiguous with both traits in scope.
 //! impl Layer<784, 10> for Two { /* … */ }
@@ -200,8 +204,9 @@
 //! its place: the body of the `Residual` at index 3 of `ResNet` is `ResNetLayer3Body`, a field of
 //! the library's `Residual<IN, OUT, ResNetLayer3Body, Identity>`.
 //!
-//! Each layer keeps its output and gradient buffers and reuses them, so once the batch size is
-//! stable a training step allocates nothing.
+//! A network keeps every layer's output and its gradient in buffers it reuses (a layer keeps only
+//! what its backward needs besides them, such as dropout's mask), so once the batch size is stable
+//! a training step allocates nothing.
 //!
 //! # Shape errors are compile errors
 //!

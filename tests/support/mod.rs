@@ -3,7 +3,7 @@
 // Each test file uses part of this.
 #![allow(dead_code)]
 
-use minitorch::{Parameter, Parameters};
+use minitorch::{Batch, Layer, Mode, Parameter, Parameters};
 use serde_json::Value;
 
 /// Every number of a (nested) JSON list or object, in order.
@@ -55,4 +55,27 @@ pub fn assert_parameters_close(
         let ours = row_major(&p, if gradients { p.gradient } else { p.value });
         assert_close(&format!("{what} {key}"), &ours, &numbers(&expected[&key]), scale_floor);
     });
+}
+
+/// A layer's output for `x`, run on its own.
+pub fn forward<L: Layer<IN, OUT>, const IN: usize, const OUT: usize>(
+    layer: &mut L,
+    x: &Batch<IN>,
+    mode: Mode,
+) -> Batch<OUT> {
+    let mut y = Batch::zeros(0);
+    layer.forward(x, &mut y, mode);
+    y
+}
+
+/// A layer's input gradient for `grad_y`, given the `x` and `y` of its last forward.
+pub fn backward<L: Layer<IN, OUT>, const IN: usize, const OUT: usize>(
+    layer: &mut L,
+    x: &Batch<IN>,
+    y: &Batch<OUT>,
+    grad_y: &Batch<OUT>,
+) -> Batch<IN> {
+    let mut grad_x = Batch::zeros(0);
+    layer.backward(x, y, grad_y, &mut grad_x);
+    grad_x
 }

@@ -36,9 +36,12 @@ use crate::{Batch, Initialize, Layer, Mode, Parameters};
 /// }
 /// let mut square = Activation::<Square, 2>::new();
 /// let input = Batch::<2>::from_column_slice(&[3.0, -1.0]);
-/// assert_eq!(square.forward(&input, Mode::Train).as_slice(), &[9.0, 1.0]);
+/// let (mut output, mut grad_input) = (Batch::<2>::zeros(0), Batch::<2>::zeros(0));
+/// square.forward(&input, &mut output, Mode::Train);
+/// assert_eq!(output.as_slice(), &[9.0, 1.0]);
 /// let ones = Batch::<2>::from_column_slice(&[1.0, 1.0]);
-/// assert_eq!(square.backward(&input, &ones).as_slice(), &[6.0, -2.0]);
+/// square.backward(&input, &output, &ones, &mut grad_input);
+/// assert_eq!(grad_input.as_slice(), &[6.0, -2.0]);
 /// ```
 pub trait Elementwise: Clone + fmt::Debug + Sync {
     /// The layer's name, as `net!` and PyTorch write it.
@@ -56,14 +59,12 @@ pub trait Elementwise: Clone + fmt::Debug + Sync {
 #[derive(Clone, Parameters)]
 pub struct Activation<F, const N: usize> {
     function: F,
-    output: Batch<N>,
-    grad_input: Batch<N>,
 }
 
 impl<F: Elementwise, const N: usize> Activation<F, N> {
     /// The layer around `function`.
     pub fn with_function(function: F) -> Self {
-        Self { function, output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self { function }
     }
 
     /// The function this layer applies.
@@ -99,32 +100,32 @@ impl<F: Elementwise, const N: usize> fmt::Debug for Activation<F, N> {
 }
 
 impl<F: Elementwise, const N: usize> Layer<N, N> for Activation<F, N> {
-    fn forward(&mut self, input: &Batch<N>, _mode: Mode) -> &Batch<N> {
-        resize_batch(&mut self.output, input.ncols());
+    fn forward(&mut self, input: &Batch<N>, output: &mut Batch<N>, _mode: Mode) {
+        resize_batch(output, input.ncols());
         let function = &self.function;
         let [x_0, x_1] = halves(input.as_slice(), N);
-        let [y_0, y_1] = halves_mut(self.output.as_mut_slice(), N);
+        let [y_0, y_1] = halves_mut(output.as_mut_slice(), N);
         on_both_cores(input.len(), [(x_0, y_0), (x_1, y_1)], |(x, y)| {
             y.iter_mut().zip(x).for_each(|(y, &x)| *y = function.value(x));
         });
-        &self.output
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
+    fn backward(
+        &mut self,
+        input: &Batch<N>,
+        output: &Batch<N>,
+        grad_output: &Batch<N>,
+        grad_input: &mut Batch<N>,
+    ) {
+        resize_batch(grad_input, grad_output.ncols());
         let function = &self.function;
         let [g_0, g_1] = halves(grad_output.as_slice(), N);
         let [x_0, x_1] = halves(input.as_slice(), N);
-        let [y_0, y_1] = halves(self.output.as_slice(), N);
-        let [dx_0, dx_1] = halves_mut(self.grad_input.as_mut_slice(), N);
+        let [y_0, y_1] = halves(output.as_slice(), N);
+        let [dx_0, dx_1] = halves_mut(grad_input.as_mut_slice(), N);
         on_both_cores(input.len(), [(g_0, x_0, y_0, dx_0), (g_1, x_1, y_1, dx_1)], |(g, x, y, dx)| {
             let entries = dx.iter_mut().zip(g).zip(x.iter().zip(y));
             entries.for_each(|((dx, &g), (&x, &y))| *dx = function.derivative(x, y) * g);
         });
-        &self.grad_input
     }
 }

@@ -31,7 +31,9 @@ use crate::{Batch, Layer, Mode, Parameters};
 /// use minitorch::{AdaptiveAvgPool2d, Batch, Layer, Mode};
 /// let mut pool = AdaptiveAvgPool2d::<2, 2, 2, 1, 8, 2>::new();
 /// let image = Batch::<8>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 8.0]);
-/// assert_eq!(pool.forward(&image, Mode::Eval).as_slice(), &[2.5, 2.0]); // one mean per channel
+/// let mut output = Batch::zeros(0);
+/// pool.forward(&image, &mut output, Mode::Eval);
+/// assert_eq!(output.as_slice(), &[2.5, 2.0]); // one mean per channel
 /// ```
 #[derive(Clone, Parameters)]
 pub struct AdaptiveAvgPool2d<
@@ -41,10 +43,7 @@ pub struct AdaptiveAvgPool2d<
     const SIZE: usize,
     const IN: usize,
     const OUT: usize,
-> {
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
-}
+> {}
 
 impl<
     const CHANNELS: usize,
@@ -65,7 +64,7 @@ impl<
     /// A pooling layer.
     pub fn new() -> Self {
         let () = Self::GEOMETRY;
-        Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self {}
     }
 
     /// The input positions bin `index` of `SIZE` covers along a side of `length`.
@@ -124,9 +123,9 @@ impl<
     const OUT: usize,
 > Layer<IN, OUT> for AdaptiveAvgPool2d<CHANNELS, HEIGHT, WIDTH, SIZE, IN, OUT>
 {
-    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
-        resize_batch(&mut self.output, input.ncols());
-        let samples = input.as_slice().chunks_exact(IN).zip(self.output.as_mut_slice().chunks_exact_mut(OUT));
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, _mode: Mode) {
+        resize_batch(output, input.ncols());
+        let samples = input.as_slice().chunks_exact(IN).zip(output.as_mut_slice().chunks_exact_mut(OUT));
         for (image, output) in samples {
             for (value, (channel, rows, columns, scale)) in output.iter_mut().zip(Self::bins()) {
                 let plane = &image[channel * HEIGHT * WIDTH..][..HEIGHT * WIDTH];
@@ -134,18 +133,19 @@ impl<
                 *value = sum * scale;
             }
         }
-        &self.output
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
-    }
-
-    fn backward(&mut self, _input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
-        self.grad_input.fill(0.0);
+    fn backward(
+        &mut self,
+        _input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        resize_batch(grad_input, grad_output.ncols());
+        grad_input.fill(0.0);
         let samples =
-            grad_output.as_slice().chunks_exact(OUT).zip(self.grad_input.as_mut_slice().chunks_exact_mut(IN));
+            grad_output.as_slice().chunks_exact(OUT).zip(grad_input.as_mut_slice().chunks_exact_mut(IN));
         for (gradients, target) in samples {
             for (&gradient, (channel, rows, columns, scale)) in gradients.iter().zip(Self::bins()) {
                 let plane = &mut target[channel * HEIGHT * WIDTH..][..HEIGHT * WIDTH];
@@ -156,6 +156,5 @@ impl<
                 }
             }
         }
-        &self.grad_input
     }
 }

@@ -31,7 +31,9 @@ use crate::{Batch, Layer, Mode, Parameters};
 /// let mut pool = AvgPool2d::<1, 2, 2, 3, 3, 9, 1>::new();
 /// let image = Batch::<9>::from_column_slice(&[1.0, 5.0, 0.0, 2.0, 4.0, 0.0, 9.0, 9.0, 9.0]);
 /// // One 2×2 window fits a 3×3 image; the last row and column are left out.
-/// assert_eq!(pool.forward(&image, Mode::Eval).as_slice(), &[3.0]);
+/// let mut output = Batch::zeros(0);
+/// pool.forward(&image, &mut output, Mode::Eval);
+/// assert_eq!(output.as_slice(), &[3.0]);
 /// ```
 #[derive(Clone, Parameters)]
 pub struct AvgPool2d<
@@ -42,10 +44,7 @@ pub struct AvgPool2d<
     const WIDTH: usize,
     const IN: usize,
     const OUT: usize,
-> {
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
-}
+> {}
 
 impl<
     const CHANNELS: usize,
@@ -78,7 +77,7 @@ impl<
     /// A pooling layer.
     pub fn new() -> Self {
         let () = Self::GEOMETRY;
-        Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self {}
     }
 
     /// The input positions of output entry `(channel, y, x)`'s window, as flat indices.
@@ -135,28 +134,29 @@ impl<
     const OUT: usize,
 > Layer<IN, OUT> for AvgPool2d<CHANNELS, KERNEL, STRIDE, HEIGHT, WIDTH, IN, OUT>
 {
-    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
-        resize_batch(&mut self.output, input.ncols());
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, _mode: Mode) {
+        resize_batch(output, input.ncols());
         let scale = 1.0 / (KERNEL * KERNEL) as f32;
-        let samples = input.as_slice().chunks_exact(IN).zip(self.output.as_mut_slice().chunks_exact_mut(OUT));
+        let samples = input.as_slice().chunks_exact(IN).zip(output.as_mut_slice().chunks_exact_mut(OUT));
         for (image, output) in samples {
             for (value, (channel, y, x)) in output.iter_mut().zip(Self::windows()) {
                 *value = Self::window(channel, y, x).map(|i| image[i]).sum::<f32>() * scale;
             }
         }
-        &self.output
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
-    }
-
-    fn backward(&mut self, _input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
-        self.grad_input.fill(0.0);
+    fn backward(
+        &mut self,
+        _input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        resize_batch(grad_input, grad_output.ncols());
+        grad_input.fill(0.0);
         let scale = 1.0 / (KERNEL * KERNEL) as f32;
         let samples =
-            grad_output.as_slice().chunks_exact(OUT).zip(self.grad_input.as_mut_slice().chunks_exact_mut(IN));
+            grad_output.as_slice().chunks_exact(OUT).zip(grad_input.as_mut_slice().chunks_exact_mut(IN));
         for (gradients, target) in samples {
             for (&gradient, (channel, y, x)) in gradients.iter().zip(Self::windows()) {
                 for i in Self::window(channel, y, x) {
@@ -164,6 +164,5 @@ impl<
                 }
             }
         }
-        &self.grad_input
     }
 }

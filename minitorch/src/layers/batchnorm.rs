@@ -48,7 +48,8 @@ pub const MOMENTUM: f32 = 0.1;
 /// ```
 /// use minitorch::{Batch, BatchNorm1d, Layer, Mode};
 /// let mut norm = BatchNorm1d::<1>::new();
-/// let output = norm.forward(&Batch::<1>::from_column_slice(&[1.0, 3.0]), Mode::Train);
+/// let mut output = Batch::<1>::zeros(0);
+/// norm.forward(&Batch::<1>::from_column_slice(&[1.0, 3.0]), &mut output, Mode::Train);
 /// assert!((output[0] + 1.0).abs() < 1e-4 && (output[1] - 1.0).abs() < 1e-4);
 /// // running mean moved 10% of the way to the batch mean 2; running variance towards 2 (unbiased)
 /// assert!((norm.running_mean[0] - 0.2).abs() < 1e-6);
@@ -65,7 +66,7 @@ pub type BatchNorm1d<const N: usize> = BatchNorm<N, N>;
 /// // 2 channels of 2 positions: statistics of channel 0 over [1, 3] and [5, 7] of both samples.
 /// let mut norm = BatchNorm2d::<2, 4>::new();
 /// let batch = Batch::<4>::from_column_slice(&[1.0, 3.0, 0.0, 0.0, 5.0, 7.0, 0.0, 0.0]);
-/// norm.forward(&batch, Mode::Train);
+/// norm.forward(&batch, &mut Batch::zeros(0), Mode::Train);
 /// assert!((norm.running_mean[0] - 0.4).abs() < 1e-6 && norm.running_mean[1] == 0.0);
 /// ```
 pub type BatchNorm2d<const CHANNELS: usize, const N: usize> = BatchNorm<CHANNELS, N>;
@@ -97,8 +98,6 @@ pub struct BatchNorm<const CHANNELS: usize, const N: usize> {
     /// Scratch: `Σ g·x̂`.
     sum_product: HeapMatrix<CHANNELS, 1>,
     last_mode: Mode,
-    output: Batch<N>,
-    grad_input: Batch<N>,
 }
 
 impl<const CHANNELS: usize, const N: usize> Default for BatchNorm<CHANNELS, N> {
@@ -130,8 +129,6 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
             sum: HeapMatrix::zeros(),
             sum_product: HeapMatrix::zeros(),
             last_mode: Mode::Eval,
-            output: Batch::zeros(1),
-            grad_input: Batch::zeros(0),
         }
     }
 
@@ -209,7 +206,7 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
     /// # Panics
     /// In training with one value per channel, where the variance is undefined (PyTorch raises
     /// too). A network's `forward` asks [`Layer::check_batch`] first and returns its error.
-    fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
+    fn forward(&mut self, input: &Batch<N>, output: &mut Batch<N>, mode: Mode) {
         self.last_mode = mode;
         match mode {
             Mode::Train => {
@@ -227,12 +224,12 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
             }
         }
         resize_batch(&mut self.normalized, input.ncols());
-        resize_batch(&mut self.output, input.ncols());
+        resize_batch(output, input.ncols());
         let (mean, inverse_std) = (self.sum.as_slice(), self.inverse_std.as_slice());
         let (gamma, beta) = (self.weight.as_slice(), self.bias.as_slice());
         let [x_0, x_1] = halves(input.as_slice(), N);
         let [x_hat_0, x_hat_1] = halves_mut(self.normalized.as_mut_slice(), N);
-        let [y_0, y_1] = halves_mut(self.output.as_mut_slice(), N);
+        let [y_0, y_1] = halves_mut(output.as_mut_slice(), N);
         on_both_cores(input.len(), [(x_0, x_hat_0, y_0), (x_1, x_hat_1, y_1)], |(x, x_hat, y)| {
             let planes = x
                 .chunks_exact(Self::PLANE)
@@ -249,22 +246,23 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
                 }
             }
         });
-        &self.output
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    fn backward(&mut self, input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        self.backward_parameters(input, grad_output);
+    fn backward(
+        &mut self,
+        input: &Batch<N>,
+        output: &Batch<N>,
+        grad_output: &Batch<N>,
+        grad_input: &mut Batch<N>,
+    ) {
+        self.backward_parameters(input, output, grad_output, grad_input);
         let count = (grad_output.ncols() * Self::PLANE) as f32;
-        resize_batch(&mut self.grad_input, grad_output.ncols());
+        resize_batch(grad_input, grad_output.ncols());
         let (gamma, inverse_std) = (self.weight.as_slice(), self.inverse_std.as_slice());
         let (sums, sum_products, mode) = (self.sum.as_slice(), self.sum_product.as_slice(), self.last_mode);
         let [g_0, g_1] = halves(grad_output.as_slice(), N);
         let [x_hat_0, x_hat_1] = halves(self.normalized.as_slice(), N);
-        let [dx_0, dx_1] = halves_mut(self.grad_input.as_mut_slice(), N);
+        let [dx_0, dx_1] = halves_mut(grad_input.as_mut_slice(), N);
         on_both_cores(grad_output.len(), [(g_0, x_hat_0, dx_0), (g_1, x_hat_1, dx_1)], |(g, x_hat, dx)| {
             let planes = g
                 .chunks_exact(Self::PLANE)
@@ -282,11 +280,16 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
                 }
             }
         });
-        &self.grad_input
     }
 
     /// Also leaves `Σ g` and `Σ g·x̂` of this batch in the scratch vectors for `backward`.
-    fn backward_parameters(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) {
+    fn backward_parameters(
+        &mut self,
+        _input: &Batch<N>,
+        _output: &Batch<N>,
+        grad_output: &Batch<N>,
+        _grad_input: &mut Batch<N>,
+    ) {
         let (g, x_hat) = (grad_output.as_slice(), self.normalized.as_slice());
         self.sum.fill(0.0);
         Self::add_over_samples(g, g, self.sum.as_mut_slice(), |_, g, _| sum_by_lanes(g, g, |g, _| g));

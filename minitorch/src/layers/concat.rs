@@ -27,22 +27,23 @@
 
 use std::fmt;
 
-use crate::matrix::{copy_batch, resize_batch};
+use crate::matrix::resize_batch;
 use crate::{Batch, Buffer, Error, Layer, Mode, Parameter, Parameters, RandomState};
 
-/// One branch of a [`Concat`]: a layer of `OUT` outputs, with the buffer its share of the output
-/// gradient is copied into.
+/// One branch of a [`Concat`]: a layer of `OUT` outputs, with its own output and the buffer its
+/// share of the output gradient is copied into.
 #[derive(Clone)]
 pub struct Branch<const OUT: usize, L> {
     /// The branch's layers.
     pub layer: L,
+    output: Batch<OUT>,
     grad_output: Batch<OUT>,
 }
 
 impl<const OUT: usize, L> Branch<OUT, L> {
     /// A branch of `layer`.
     pub fn new(layer: L) -> Self {
-        Self { layer, grad_output: Batch::zeros(0) }
+        Self { layer, output: Batch::zeros(1), grad_output: Batch::zeros(0) }
     }
 
     /// Runs the layer and copies its output into rows `offset..offset + OUT` of every column of
@@ -58,17 +59,17 @@ impl<const OUT: usize, L> Branch<OUT, L> {
     where
         L: Layer<IN, OUT>,
     {
-        let part = self.layer.forward(input, mode);
-        for (column, part) in joined.chunks_exact_mut(height).zip(part.as_slice().chunks_exact(OUT)) {
+        self.layer.forward(input, &mut self.output, mode);
+        for (column, part) in joined.chunks_exact_mut(height).zip(self.output.as_slice().chunks_exact(OUT)) {
             column[offset..offset + OUT].copy_from_slice(part);
         }
         offset + OUT
     }
 
     /// Takes rows `offset..offset + OUT` of `grad_joined` as the layer's output gradient and runs
-    /// its backward: the input gradient goes into `grad_input` (`Set`), is added to it (`Add`),
-    /// or is not computed (`Skip`, for a block first in its network). Returns where the next
-    /// branch starts.
+    /// its backward: the input gradient goes into `grad_input` (`Set`), is added to it (`Add`,
+    /// by way of a scratch buffer), or is not computed (`Skip`, for a block first in its
+    /// network). Returns where the next branch starts.
     fn backward_from<const IN: usize>(
         &mut self,
         input: &Batch<IN>,
@@ -87,10 +88,16 @@ impl<const OUT: usize, L> Branch<OUT, L> {
         {
             part.copy_from_slice(&column[offset..offset + OUT]);
         }
+        let (output, grad_output) = (&self.output, &self.grad_output);
         match grad_input {
-            InputGradient::Set(target) => copy_batch(target, self.layer.backward(input, &self.grad_output)),
-            InputGradient::Add(target) => *target += self.layer.backward(input, &self.grad_output),
-            InputGradient::Skip => self.layer.backward_parameters(input, &self.grad_output),
+            InputGradient::Set(target) => self.layer.backward(input, output, grad_output, target),
+            InputGradient::Add(target, scratch) => {
+                self.layer.backward(input, output, grad_output, scratch);
+                *target += &*scratch;
+            }
+            InputGradient::Skip(scratch) => {
+                self.layer.backward_parameters(input, output, grad_output, scratch)
+            }
         }
         offset + OUT
     }
@@ -106,10 +113,10 @@ impl<const OUT: usize, L: fmt::Debug> fmt::Debug for Branch<OUT, L> {
 enum InputGradient<'a, const IN: usize> {
     /// The first branch writes it.
     Set(&'a mut Batch<IN>),
-    /// The others add theirs: the input feeds them all.
-    Add(&'a mut Batch<IN>),
-    /// Not needed.
-    Skip,
+    /// The others add theirs (computed in the scratch buffer): the input feeds them all.
+    Add(&'a mut Batch<IN>, &'a mut Batch<IN>),
+    /// Not needed; a branch may still write it to the scratch buffer.
+    Skip(&'a mut Batch<IN>),
 }
 
 /// The branches of a [`Concat`] on `IN` features: a tuple of one to eight [`Branch`]es. Their
@@ -122,8 +129,14 @@ pub trait Branches<const IN: usize>: Parameters + Clone + fmt::Debug {
     fn forward(&mut self, input: &Batch<IN>, mode: Mode, joined: &mut [f32]);
 
     /// Runs every branch's backward on its rows of `grad_joined`, summing their input gradients
-    /// into `grad_input` (or computing none, when it is `None`).
-    fn backward(&mut self, input: &Batch<IN>, grad_joined: &[f32], grad_input: Option<&mut Batch<IN>>);
+    /// into `grad_input` (or computing none, when it is `None`); `scratch` holds one branch's.
+    fn backward(
+        &mut self,
+        input: &Batch<IN>,
+        grad_joined: &[f32],
+        grad_input: Option<&mut Batch<IN>>,
+        scratch: &mut Batch<IN>,
+    );
 
     /// Asks every branch whether it takes a batch of `samples`.
     ///
@@ -146,13 +159,19 @@ macro_rules! branches {
                 debug_assert_eq!(offset, Self::WIDTH);
             }
 
-            fn backward(&mut self, input: &Batch<IN>, grad_joined: &[f32], mut grad_input: Option<&mut Batch<IN>>) {
+            fn backward(
+                &mut self,
+                input: &Batch<IN>,
+                grad_joined: &[f32],
+                mut grad_input: Option<&mut Batch<IN>>,
+                scratch: &mut Batch<IN>,
+            ) {
                 let offset = 0;
                 $(
                     let target = match grad_input.as_deref_mut() {
                         Some(target) if $index == 0 => InputGradient::Set(target),
-                        Some(target) => InputGradient::Add(target),
-                        None => InputGradient::Skip,
+                        Some(target) => InputGradient::Add(target, scratch),
+                        None => InputGradient::Skip(scratch),
                     };
                     let offset = self.$index.backward_from(input, grad_joined, Self::WIDTH, offset, target);
                 )+
@@ -203,10 +222,12 @@ branches!((0, A, WA), (1, B, WB), (2, C, WC), (3, D, WD), (4, E, WE), (5, F, WF)
 /// use minitorch::{Batch, Concat, Layer, Mode, ReLU, Tanh};
 /// let mut block = Concat::<2, 4, _>::new((Branch::new(ReLU::<2>::new()), Branch::new(Tanh::<2>::new())));
 /// let x = Batch::<2>::from_column_slice(&[-1.0, 0.0]);
-/// assert_eq!(block.forward(&x, Mode::Train).as_slice(), &[0.0, 0.0, (-1.0f32).tanh(), 0.0]);
+/// let (mut y, mut back) = (Batch::<4>::zeros(0), Batch::<2>::zeros(0));
+/// block.forward(&x, &mut y, Mode::Train);
+/// assert_eq!(y.as_slice(), &[0.0, 0.0, (-1.0f32).tanh(), 0.0]);
 /// // Both branches send a gradient back to x, and they add up: ReLU′(−1) = 0, tanh′(−1) ≈ 0.42.
 /// let grad = Batch::<4>::from_column_slice(&[1.0, 1.0, 1.0, 1.0]);
-/// let back = block.backward(&x, &grad);
+/// block.backward(&x, &y, &grad, &mut back);
 /// assert!((back[0] - (1.0 - (-1.0f32).tanh().powi(2))).abs() < 1e-6 && back[1] == 1.0);
 /// ```
 #[derive(Clone, Parameters)]
@@ -214,8 +235,8 @@ pub struct Concat<const IN: usize, const OUT: usize, B> {
     /// The branches, a tuple of [`Branch`]es in the order their outputs are joined.
     #[module]
     pub branches: B,
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
+    /// One branch's input gradient, before it is added to the others'.
+    branch_grad_input: Batch<IN>,
 }
 
 impl<const IN: usize, const OUT: usize, B: Branches<IN>> Concat<IN, OUT, B> {
@@ -225,7 +246,7 @@ impl<const IN: usize, const OUT: usize, B: Branches<IN>> Concat<IN, OUT, B> {
     /// A block joining the outputs of `branches`.
     pub fn new(branches: B) -> Self {
         let () = Self::WIDTHS;
-        Self { branches, output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self { branches, branch_grad_input: Batch::zeros(0) }
     }
 }
 
@@ -236,23 +257,29 @@ impl<const IN: usize, const OUT: usize, B: fmt::Debug> fmt::Debug for Concat<IN,
 }
 
 impl<const IN: usize, const OUT: usize, B: Branches<IN>> Layer<IN, OUT> for Concat<IN, OUT, B> {
-    fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT> {
-        resize_batch(&mut self.output, input.ncols());
-        self.branches.forward(input, mode, self.output.as_mut_slice());
-        &self.output
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, mode: Mode) {
+        resize_batch(output, input.ncols());
+        self.branches.forward(input, mode, output.as_mut_slice());
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
+    fn backward(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        self.branches.backward(input, grad_output.as_slice(), Some(grad_input), &mut self.branch_grad_input);
     }
 
-    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        self.branches.backward(input, grad_output.as_slice(), Some(&mut self.grad_input));
-        &self.grad_input
-    }
-
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        self.branches.backward(input, grad_output.as_slice(), None);
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        _grad_input: &mut Batch<IN>,
+    ) {
+        self.branches.backward(input, grad_output.as_slice(), None, &mut self.branch_grad_input);
     }
 
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {

@@ -54,7 +54,9 @@ use crate::{Batch, Layer, Mode, Param, Parameters};
 /// conv.bias.fill(0.0);
 /// let image = Batch::<9>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
 /// // Each output is the sum of a 2×2 patch.
-/// assert_eq!(conv.forward(&image, Mode::Eval).as_slice(), &[12.0, 16.0, 24.0, 28.0]);
+/// let mut output = Batch::zeros(0);
+/// conv.forward(&image, &mut output, Mode::Eval);
+/// assert_eq!(output.as_slice(), &[12.0, 16.0, 24.0, 28.0]);
 /// ```
 #[derive(Clone, Parameters)]
 pub struct Conv2d<
@@ -75,8 +77,6 @@ pub struct Conv2d<
     pub bias: Param<Batch<OUT_CHANNELS>>,
     /// Each core's buffers, reused from step to step.
     workspaces: [Workspace; 2],
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
 }
 
 impl<
@@ -136,8 +136,6 @@ impl<
             weight: Param::with_pytorch_shape(weight, Self::WEIGHT_SHAPE),
             bias: Param::new(bias),
             workspaces: [Workspace::default(), Workspace::default()],
-            output: Batch::zeros(1),
-            grad_input: Batch::zeros(0),
         }
     }
 
@@ -324,19 +322,25 @@ impl<
         }
     }
 
-    /// `∂L/∂W`, `∂L/∂b` and, when `input_gradient` is true, `∂L/∂X`, with the batch split
+    /// `∂L/∂W`, `∂L/∂b` and, when `grad_input` is given, `∂L/∂X` into it, with the batch split
     /// between two cores; each core sums its own part of the parameter gradients.
-    fn backward_batch(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>, input_gradient: bool) {
+    fn backward_batch(
+        &mut self,
+        input: &Batch<IN>,
+        grad_output: &Batch<OUT>,
+        grad_input: Option<&mut Batch<IN>>,
+    ) {
         let samples = grad_output.ncols();
         let half = samples.div_ceil(2);
         let (inputs, gradients) =
             (input.as_slice().split_at(half * IN), grad_output.as_slice().split_at(half * OUT));
-        let input_gradients = if input_gradient {
-            resize_batch(&mut self.grad_input, samples);
-            let (first, second) = self.grad_input.as_mut_slice().split_at_mut(half * IN);
-            (Some(first), Some(second))
-        } else {
-            (None, None)
+        let input_gradients = match grad_input {
+            Some(grad_input) => {
+                resize_batch(grad_input, samples);
+                let (first, second) = grad_input.as_mut_slice().split_at_mut(half * IN);
+                (Some(first), Some(second))
+            }
+            None => (None, None),
         };
         let [first, second] = &mut self.workspaces;
         let weight = &self.weight.value;
@@ -385,32 +389,38 @@ impl<
     const OUT: usize,
 > Layer<IN, OUT> for Conv2d<IN_CHANNELS, OUT_CHANNELS, KERNEL, STRIDE, PADDING, HEIGHT, WIDTH, IN, OUT>
 {
-    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, _mode: Mode) {
         let samples = input.ncols();
-        resize_batch(&mut self.output, samples);
+        resize_batch(output, samples);
         let half = samples.div_ceil(2);
         let inputs = input.as_slice().split_at(half * IN);
-        let outputs = self.output.as_mut_slice().split_at_mut(half * OUT);
+        let outputs = output.as_mut_slice().split_at_mut(half * OUT);
         let [first, second] = &mut self.workspaces;
         let parameters = (&self.weight.value, &self.bias.value);
         rayon::join(
             || Self::forward_samples(inputs.0, outputs.0, parameters, first),
             || Self::forward_samples(inputs.1, outputs.1, parameters, second),
         );
-        &self.output
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
+    fn backward(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        self.backward_batch(input, grad_output, Some(grad_input));
     }
 
-    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        self.backward_batch(input, grad_output, true);
-        &self.grad_input
-    }
-
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        self.backward_batch(input, grad_output, false);
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        _grad_input: &mut Batch<IN>,
+    ) {
+        self.backward_batch(input, grad_output, None);
     }
 }
 

@@ -34,10 +34,13 @@ use crate::{Batch, Layer, Mode, Parameters};
 /// use rand::SeedableRng;
 /// let mut dropout = Dropout::<1000>::new(0.2, &mut rand::rngs::StdRng::seed_from_u64(0));
 /// let ones = Batch::<1000>::from_element(1, 1.0);
-/// let kept = dropout.forward(&ones, Mode::Train).iter().filter(|&&y| y != 0.0).count();
+/// let mut output = Batch::<1000>::zeros(0);
+/// dropout.forward(&ones, &mut output, Mode::Train);
+/// let kept = output.iter().filter(|&&y| y != 0.0).count();
 /// assert!((750..850).contains(&kept));
-/// assert!(dropout.output().iter().all(|&y| y == 0.0 || y == 1.25));
-/// assert_eq!(dropout.forward(&ones, Mode::Eval), &ones);
+/// assert!(output.iter().all(|&y| y == 0.0 || y == 1.25));
+/// dropout.forward(&ones, &mut output, Mode::Eval);
+/// assert_eq!(output, ones);
 /// ```
 #[derive(Clone, Parameters)]
 pub struct Dropout<const N: usize> {
@@ -48,8 +51,6 @@ pub struct Dropout<const N: usize> {
     #[random_state]
     generator: u64,
     last_mode: Mode,
-    output: Batch<N>,
-    grad_input: Batch<N>,
 }
 
 impl<const N: usize> Dropout<N> {
@@ -62,14 +63,7 @@ impl<const N: usize> Dropout<N> {
             (0.0..1.0).contains(&probability),
             "Dropout probability must be in [0, 1), got {probability}"
         );
-        Self {
-            probability,
-            scaled_mask: Batch::zeros(0),
-            generator: rng.next_u64(),
-            last_mode: Mode::Eval,
-            output: Batch::zeros(1),
-            grad_input: Batch::zeros(0),
-        }
+        Self { probability, scaled_mask: Batch::zeros(0), generator: rng.next_u64(), last_mode: Mode::Eval }
     }
 
     /// The drop probability `p`.
@@ -113,42 +107,37 @@ impl<const N: usize> fmt::Debug for Dropout<N> {
 }
 
 impl<const N: usize> Layer<N, N> for Dropout<N> {
-    fn forward(&mut self, input: &Batch<N>, mode: Mode) -> &Batch<N> {
+    fn forward(&mut self, input: &Batch<N>, output: &mut Batch<N>, mode: Mode) {
         self.last_mode = mode;
-        resize_batch(&mut self.output, input.ncols());
+        resize_batch(output, input.ncols());
         if mode == Mode::Eval || self.probability == 0.0 {
-            self.output.copy_from(input);
-            return &self.output;
+            output.copy_from(input);
+            return;
         }
         self.draw_mask(input.ncols());
-        let entries =
-            self.output.as_mut_slice().iter_mut().zip(input.as_slice()).zip(self.scaled_mask.as_slice());
+        let entries = output.as_mut_slice().iter_mut().zip(input.as_slice()).zip(self.scaled_mask.as_slice());
         for ((y, &x), &m) in entries {
             *y = x * m;
         }
-        &self.output
     }
 
-    fn output(&self) -> &Batch<N> {
-        &self.output
-    }
-
-    fn backward(&mut self, _input: &Batch<N>, grad_output: &Batch<N>) -> &Batch<N> {
-        resize_batch(&mut self.grad_input, grad_output.ncols());
+    fn backward(
+        &mut self,
+        _input: &Batch<N>,
+        _output: &Batch<N>,
+        grad_output: &Batch<N>,
+        grad_input: &mut Batch<N>,
+    ) {
+        resize_batch(grad_input, grad_output.ncols());
         if self.last_mode == Mode::Eval || self.probability == 0.0 {
-            self.grad_input.copy_from(grad_output);
-            return &self.grad_input;
+            grad_input.copy_from(grad_output);
+            return;
         }
-        let entries = self
-            .grad_input
-            .as_mut_slice()
-            .iter_mut()
-            .zip(grad_output.as_slice())
-            .zip(self.scaled_mask.as_slice());
+        let entries =
+            grad_input.as_mut_slice().iter_mut().zip(grad_output.as_slice()).zip(self.scaled_mask.as_slice());
         for ((grad_input, &grad), &m) in entries {
             *grad_input = grad * m;
         }
-        &self.grad_input
     }
 }
 

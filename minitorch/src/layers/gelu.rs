@@ -16,7 +16,8 @@ use super::{Activation, Elementwise};
 /// ```
 /// use minitorch::{Batch, Layer, Mode, GELU};
 /// let mut gelu = GELU::<2>::new();
-/// let output = gelu.forward(&Batch::<2>::from_column_slice(&[0.0, 1.0]), Mode::Train);
+/// let mut output = Batch::zeros(0);
+/// gelu.forward(&Batch::<2>::from_column_slice(&[0.0, 1.0]), &mut output, Mode::Train);
 /// assert_eq!(output[0], 0.0);
 /// assert!((output[1] - 0.841_344_7).abs() < 1e-6);
 /// ```

@@ -14,7 +14,8 @@ use super::{Activation, Elementwise};
 /// ```
 /// use minitorch::{Batch, Layer, LeakyReLU, Mode};
 /// let mut leaky = LeakyReLU::<2>::with_negative_slope(0.5);
-/// let output = leaky.forward(&Batch::<2>::from_column_slice(&[-2.0, 3.0]), Mode::Train);
+/// let mut output = Batch::zeros(0);
+/// leaky.forward(&Batch::<2>::from_column_slice(&[-2.0, 3.0]), &mut output, Mode::Train);
 /// assert_eq!(output.as_slice(), &[-1.0, 3.0]);
 /// assert_eq!(LeakyReLU::<2>::new().function().negative_slope, 0.01);
 /// ```

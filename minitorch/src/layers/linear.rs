@@ -33,7 +33,8 @@ use crate::{Batch, HeapMatrix, Layer, Mode, Param, Parameters};
 /// let mut linear = Linear::<3, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
 /// linear.weight.fill(1.0);
 /// linear.bias.fill(0.5);
-/// let output = linear.forward(&Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0]), Mode::Eval);
+/// let mut output = Batch::<2>::zeros(0);
+/// linear.forward(&Batch::<3>::from_column_slice(&[1.0, 2.0, 3.0]), &mut output, Mode::Eval);
 /// assert_eq!(output.as_slice(), &[6.5, 6.5]);
 /// ```
 #[derive(Clone, Parameters)]
@@ -42,8 +43,6 @@ pub struct Linear<const IN: usize, const OUT: usize> {
     pub weight: Param<HeapMatrix<OUT, IN>>,
     /// `b`, `OUT` (PyTorch's `bias`), and `∂L/∂b`.
     pub bias: Param<HeapMatrix<OUT, 1>>,
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
 }
 
 impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
@@ -59,12 +58,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
             }
         }
         let bias = HeapMatrix::from_fn(|_, _| rng.random_range(-bound..bound));
-        Self {
-            weight: Param::new(weight),
-            bias: Param::new(bias),
-            output: Batch::zeros(1),
-            grad_input: Batch::zeros(0),
-        }
+        Self { weight: Param::new(weight), bias: Param::new(bias) }
     }
 
     /// `∂L/∂W += G·Xᵀ` and `∂L/∂b += Σ_columns G`.
@@ -85,27 +79,33 @@ impl<const IN: usize, const OUT: usize> fmt::Debug for Linear<IN, OUT> {
 }
 
 impl<const IN: usize, const OUT: usize> Layer<IN, OUT> for Linear<IN, OUT> {
-    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
-        resize_batch(&mut self.output, input.ncols());
-        for column in self.output.as_mut_slice().chunks_exact_mut(OUT) {
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, _mode: Mode) {
+        resize_batch(output, input.ncols());
+        for column in output.as_mut_slice().chunks_exact_mut(OUT) {
             column.copy_from_slice(self.bias.as_slice());
         }
-        gemm(&mut self.output, Operand::of(&*self.weight), Operand::of(input), true);
-        &self.output
+        gemm(output, Operand::of(&*self.weight), Operand::of(input), true);
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
-    }
-
-    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
+    fn backward(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
         self.accumulate_parameter_gradients(input, grad_output);
-        resize_batch(&mut self.grad_input, grad_output.ncols());
-        gemm(&mut self.grad_input, Operand::of(&*self.weight).transposed(), Operand::of(grad_output), false);
-        &self.grad_input
+        resize_batch(grad_input, grad_output.ncols());
+        gemm(grad_input, Operand::of(&*self.weight).transposed(), Operand::of(grad_output), false);
     }
 
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        _grad_input: &mut Batch<IN>,
+    ) {
         self.accumulate_parameter_gradients(input, grad_output);
     }
 }

@@ -36,7 +36,9 @@ const BLOCK: usize = 16;
 /// let mut pool = MaxPool2d::<1, 2, 2, 3, 3, 9, 1>::new();
 /// let image = Batch::<9>::from_column_slice(&[1.0, 5.0, 0.0, 2.0, 3.0, 0.0, 9.0, 9.0, 9.0]);
 /// // One 2×2 window fits a 3×3 image; the last row and column are left out.
-/// assert_eq!(pool.forward(&image, Mode::Eval).as_slice(), &[5.0]);
+/// let mut output = Batch::zeros(0);
+/// pool.forward(&image, &mut output, Mode::Eval);
+/// assert_eq!(output.as_slice(), &[5.0]);
 /// ```
 #[derive(Clone, Parameters)]
 pub struct MaxPool2d<
@@ -50,8 +52,6 @@ pub struct MaxPool2d<
 > {
     /// For each output entry of the last forward, the index of its maximum in the sample.
     chosen: Vec<u32>,
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
 }
 
 impl<
@@ -86,7 +86,7 @@ impl<
     /// A pooling layer.
     pub fn new() -> Self {
         let () = Self::GEOMETRY;
-        Self { chosen: vec![0; OUT], output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self { chosen: vec![0; OUT] }
     }
 
     /// Pools the samples of `images` (one after another) into `outputs`, and writes where each
@@ -190,37 +190,37 @@ impl<
     const OUT: usize,
 > Layer<IN, OUT> for MaxPool2d<CHANNELS, KERNEL, STRIDE, HEIGHT, WIDTH, IN, OUT>
 {
-    fn forward(&mut self, input: &Batch<IN>, _mode: Mode) -> &Batch<OUT> {
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, _mode: Mode) {
         let samples = input.ncols();
-        resize_batch(&mut self.output, samples);
+        resize_batch(output, samples);
         self.chosen.resize(samples * OUT, 0);
         // Half the batch on each core, as the convolutions before and after it run.
         let half = samples.div_ceil(2);
         let inputs = input.as_slice().split_at(half * IN);
-        let outputs = self.output.as_mut_slice().split_at_mut(half * OUT);
+        let outputs = output.as_mut_slice().split_at_mut(half * OUT);
         let chosen = self.chosen.split_at_mut(half * OUT);
         rayon::join(
             || Self::pool(inputs.0, outputs.0, chosen.0),
             || Self::pool(inputs.1, outputs.1, chosen.1),
         );
-        &self.output
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
-    }
-
-    fn backward(&mut self, _input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
+    fn backward(
+        &mut self,
+        _input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
         let samples = grad_output.ncols();
-        resize_batch(&mut self.grad_input, samples);
+        resize_batch(grad_input, samples);
         let half = samples.div_ceil(2);
         let gradients = grad_output.as_slice().split_at(half * OUT);
         let chosen = self.chosen.split_at(half * OUT);
-        let targets = self.grad_input.as_mut_slice().split_at_mut(half * IN);
+        let targets = grad_input.as_mut_slice().split_at_mut(half * IN);
         rayon::join(
             || Self::route_back(gradients.0, chosen.0, targets.0),
             || Self::route_back(gradients.1, chosen.1, targets.1),
         );
-        &self.grad_input
     }
 }

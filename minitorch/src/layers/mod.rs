@@ -40,7 +40,7 @@ pub use maxpool2d::MaxPool2d;
 pub use param::{Param, Tensor};
 pub use path::{MAX_PATH_PARTS, ModulePath, PathPart};
 pub use relu::{ReLU, ReLUFunction};
-pub use residual::{Identity, Residual, Shortcut};
+pub use residual::{Identity, Residual, Shortcut, ShortcutBuffers};
 pub use sigmoid::{Sigmoid, SigmoidFunction};
 pub use tanh::{Tanh, TanhFunction};
 
@@ -204,32 +204,44 @@ pub trait Parameters {
 
 /// A layer that maps `IN` features to `OUT` features, with a hand-written backward pass.
 ///
-/// The `net!` macro calls these methods once per layer, in order for `forward` and in reverse
-/// order for `backward`. A layer used on its own works the same way:
+/// A layer keeps its parameters and what its backward needs besides its input `x` and output `y`
+/// (a mask, an argmax); the batches that flow between layers belong to whoever calls it. A
+/// network made by `net!` keeps each layer's output and its gradient, calls `forward` once per
+/// layer in order and `backward` once per layer in reverse order. A layer used on its own works
+/// the same way:
 ///
 /// ```
 /// use minitorch::{Batch, Layer, Mode, ReLU};
 /// let mut relu = ReLU::<2>::new();
 /// let input = Batch::<2>::from_column_slice(&[-1.0, 2.0]);
-/// assert_eq!(relu.forward(&input, Mode::Train).as_slice(), &[0.0, 2.0]);
+/// let mut output = Batch::<2>::zeros(0);
+/// relu.forward(&input, &mut output, Mode::Train);
+/// assert_eq!(output.as_slice(), &[0.0, 2.0]);
 /// let grad_output = Batch::<2>::from_column_slice(&[5.0, 5.0]);
-/// assert_eq!(relu.backward(&input, &grad_output).as_slice(), &[0.0, 5.0]);
+/// let mut grad_input = Batch::<2>::zeros(0);
+/// relu.backward(&input, &output, &grad_output, &mut grad_input);
+/// assert_eq!(grad_input.as_slice(), &[0.0, 5.0]);
 /// ```
 pub trait Layer<const IN: usize, const OUT: usize>: Parameters {
-    /// Computes the output for `input` and keeps what `backward` will need.
-    fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT>;
+    /// Writes the output `y` for the input `x` (one column per sample) into `y`, which it sizes
+    /// to the batch, and keeps what `backward` will need besides the two.
+    fn forward(&mut self, x: &Batch<IN>, y: &mut Batch<OUT>, mode: Mode);
 
-    /// The output of the last `forward`.
-    fn output(&self) -> &Batch<OUT>;
+    /// Given `x` and `y` of the last `forward` and `grad_y` = d loss / d `y`, adds this batch's
+    /// parameter gradients to the accumulated ones and writes d loss / d `x` into `grad_x`,
+    /// which it sizes to the batch.
+    fn backward(&mut self, x: &Batch<IN>, y: &Batch<OUT>, grad_y: &Batch<OUT>, grad_x: &mut Batch<IN>);
 
-    /// Given the `input` of the last `forward` and d loss / d output, adds this batch's parameter
-    /// gradients to the accumulated ones and returns d loss / d input.
-    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN>;
-
-    /// [`Layer::backward`] without d loss / d input, for the first layer of a network, where
-    /// nobody needs it. Layers for which that gradient costs real work skip it.
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        self.backward(input, grad_output);
+    /// [`Layer::backward`] where nobody needs d loss / d `x` (the first layer of a network).
+    /// Layers for which that gradient costs real work skip it and leave `grad_x` as it is.
+    fn backward_parameters(
+        &mut self,
+        x: &Batch<IN>,
+        y: &Batch<OUT>,
+        grad_y: &Batch<OUT>,
+        grad_x: &mut Batch<IN>,
+    ) {
+        self.backward(x, y, grad_y, grad_x);
     }
 
     /// Refuses a batch of `samples` samples that this layer cannot take in `mode`, before anything

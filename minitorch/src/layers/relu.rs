@@ -13,7 +13,8 @@ use super::{Activation, Elementwise};
 /// ```
 /// use minitorch::{Batch, Layer, Mode, ReLU};
 /// let mut relu = ReLU::<3>::new();
-/// let output = relu.forward(&Batch::<3>::from_column_slice(&[-2.0, 0.0, 3.0]), Mode::Train);
+/// let mut output = Batch::zeros(0);
+/// relu.forward(&Batch::<3>::from_column_slice(&[-2.0, 0.0, 3.0]), &mut output, Mode::Train);
 /// assert_eq!(output.as_slice(), &[0.0, 0.0, 3.0]);
 /// ```
 pub type ReLU<const N: usize> = Activation<ReLUFunction, N>;

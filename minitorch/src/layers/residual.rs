@@ -15,8 +15,9 @@
 //! ∂L/∂x = body′(x)ᵀ · ∂L/∂y  +  S′(x)ᵀ · ∂L/∂y        (with the identity, S′(x)ᵀ · ∂L/∂y = ∂L/∂y)
 //! ```
 //!
-//! Each path adds its own parameters' gradients as it goes back; the sum of the two input
-//! gradients is kept in a buffer reused from step to step.
+//! Each path adds its own parameters' gradients as it goes back. The block keeps the body's
+//! output and input gradient (and a shortcut's) in buffers reused from step to step, and writes
+//! each sum in one pass.
 //!
 //! In a state dict the block is PyTorch's module with a `body` (`nn.Sequential`) and, when it has
 //! one, a `shortcut` (`nn.Sequential`): `3.body.0.weight`, `5.shortcut.1.running_mean`.
@@ -33,7 +34,14 @@ use crate::{Batch, Error, Layer, Mode, Parameters};
 /// input and output widths (a projection such as `Conv2d(16, 32, 1, stride = 2)`).
 pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
     /// Writes the body's output plus the shortcut's output for `input` into `sum`.
-    fn forward_sum(&mut self, input: &Batch<IN>, mode: Mode, body_output: &Batch<OUT>, sum: &mut Batch<OUT>);
+    fn forward_sum(
+        &mut self,
+        input: &Batch<IN>,
+        mode: Mode,
+        body_output: &Batch<OUT>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
+        sum: &mut Batch<OUT>,
+    );
 
     /// Writes the body's d loss / d input plus the shortcut's into `grad_input`, and adds the
     /// shortcut's parameters' gradients to theirs.
@@ -42,11 +50,17 @@ pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
         input: &Batch<IN>,
         grad_output: &Batch<OUT>,
         body_grad_input: &Batch<IN>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
         grad_input: &mut Batch<IN>,
     );
 
     /// Adds its parameters' gradients only, for a block that is the first layer of its network.
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>);
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        grad_output: &Batch<OUT>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
+    );
 
     /// Refuses a batch it cannot take, as [`Layer::check_batch`].
     ///
@@ -55,12 +69,33 @@ pub trait Shortcut<const IN: usize, const OUT: usize>: Parameters {
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error>;
 }
 
+/// The output and input gradient of a shortcut made of layers, kept from forward to backward;
+/// the [`Identity`] leaves them empty.
+#[derive(Clone)]
+pub struct ShortcutBuffers<const IN: usize, const OUT: usize> {
+    output: Batch<OUT>,
+    grad_input: Batch<IN>,
+}
+
+impl<const IN: usize, const OUT: usize> Default for ShortcutBuffers<IN, OUT> {
+    fn default() -> Self {
+        Self { output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+    }
+}
+
 /// The shortcut of a block whose body keeps the shape: `y = body(x) + x`.
 #[derive(Clone, Copy, Debug, Default, Parameters)]
 pub struct Identity;
 
 impl<const N: usize> Shortcut<N, N> for Identity {
-    fn forward_sum(&mut self, input: &Batch<N>, _mode: Mode, body_output: &Batch<N>, sum: &mut Batch<N>) {
+    fn forward_sum(
+        &mut self,
+        input: &Batch<N>,
+        _mode: Mode,
+        body_output: &Batch<N>,
+        _buffers: &mut ShortcutBuffers<N, N>,
+        sum: &mut Batch<N>,
+    ) {
         sum_batches(sum, body_output, input);
     }
 
@@ -69,12 +104,19 @@ impl<const N: usize> Shortcut<N, N> for Identity {
         _input: &Batch<N>,
         grad_output: &Batch<N>,
         body_grad_input: &Batch<N>,
+        _buffers: &mut ShortcutBuffers<N, N>,
         grad_input: &mut Batch<N>,
     ) {
         sum_batches(grad_input, body_grad_input, grad_output);
     }
 
-    fn backward_parameters(&mut self, _input: &Batch<N>, _grad_output: &Batch<N>) {}
+    fn backward_parameters(
+        &mut self,
+        _input: &Batch<N>,
+        _grad_output: &Batch<N>,
+        _buffers: &mut ShortcutBuffers<N, N>,
+    ) {
+    }
 
     fn check_batch(&self, _samples: usize, _mode: Mode) -> Result<(), Error> {
         Ok(())
@@ -82,8 +124,16 @@ impl<const N: usize> Shortcut<N, N> for Identity {
 }
 
 impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for L {
-    fn forward_sum(&mut self, input: &Batch<IN>, mode: Mode, body_output: &Batch<OUT>, sum: &mut Batch<OUT>) {
-        sum_batches(sum, body_output, self.forward(input, mode));
+    fn forward_sum(
+        &mut self,
+        input: &Batch<IN>,
+        mode: Mode,
+        body_output: &Batch<OUT>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
+        sum: &mut Batch<OUT>,
+    ) {
+        self.forward(input, &mut buffers.output, mode);
+        sum_batches(sum, body_output, &buffers.output);
     }
 
     fn backward_sum(
@@ -91,13 +141,20 @@ impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for
         input: &Batch<IN>,
         grad_output: &Batch<OUT>,
         body_grad_input: &Batch<IN>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
         grad_input: &mut Batch<IN>,
     ) {
-        sum_batches(grad_input, body_grad_input, self.backward(input, grad_output));
+        self.backward(input, &buffers.output, grad_output, &mut buffers.grad_input);
+        sum_batches(grad_input, body_grad_input, &buffers.grad_input);
     }
 
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        Layer::backward_parameters(self, input, grad_output);
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        grad_output: &Batch<OUT>,
+        buffers: &mut ShortcutBuffers<IN, OUT>,
+    ) {
+        Layer::backward_parameters(self, input, &buffers.output, grad_output, &mut buffers.grad_input);
     }
 
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {
@@ -116,10 +173,13 @@ impl<const IN: usize, const OUT: usize, L: Layer<IN, OUT>> Shortcut<IN, OUT> for
 /// block.body.weight.fill(0.0);
 /// block.body.bias.fill(1.0);
 /// let x = Batch::<2>::from_column_slice(&[3.0, 4.0]);
-/// assert_eq!(block.forward(&x, Mode::Train).as_slice(), &[4.0, 5.0]); // 0·x + 1 + x
+/// let (mut y, mut grad_x) = (Batch::<2>::zeros(0), Batch::<2>::zeros(0));
+/// block.forward(&x, &mut y, Mode::Train);
+/// assert_eq!(y.as_slice(), &[4.0, 5.0]); // 0·x + 1 + x
 /// // The input's gradient is the body's (0) plus the identity's (the output gradient itself).
 /// let grad = Batch::<2>::from_column_slice(&[1.0, 2.0]);
-/// assert_eq!(block.backward(&x, &grad).as_slice(), &[1.0, 2.0]);
+/// block.backward(&x, &y, &grad, &mut grad_x);
+/// assert_eq!(grad_x.as_slice(), &[1.0, 2.0]);
 /// ```
 #[derive(Clone, Parameters)]
 pub struct Residual<const IN: usize, const OUT: usize, Body, Shortcut = Identity> {
@@ -129,8 +189,9 @@ pub struct Residual<const IN: usize, const OUT: usize, Body, Shortcut = Identity
     /// The [`Identity`], or the layers that bring the input to the body's output shape.
     #[module]
     pub shortcut: Shortcut,
-    output: Batch<OUT>,
-    grad_input: Batch<IN>,
+    body_output: Batch<OUT>,
+    body_grad_input: Batch<IN>,
+    shortcut_buffers: ShortcutBuffers<IN, OUT>,
 }
 
 impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OUT>>
@@ -138,7 +199,13 @@ impl<const IN: usize, const OUT: usize, Body: Layer<IN, OUT>, S: Shortcut<IN, OU
 {
     /// A block of `body` and `shortcut`.
     pub fn new(body: Body, shortcut: S) -> Self {
-        Self { body, shortcut, output: Batch::zeros(1), grad_input: Batch::zeros(0) }
+        Self {
+            body,
+            shortcut,
+            body_output: Batch::zeros(1),
+            body_grad_input: Batch::zeros(0),
+            shortcut_buffers: ShortcutBuffers::default(),
+        }
     }
 }
 
@@ -147,25 +214,37 @@ where
     Body: Layer<IN, OUT>,
     S: Shortcut<IN, OUT>,
 {
-    fn forward(&mut self, input: &Batch<IN>, mode: Mode) -> &Batch<OUT> {
-        let body_output = self.body.forward(input, mode);
-        self.shortcut.forward_sum(input, mode, body_output, &mut self.output);
-        &self.output
+    fn forward(&mut self, input: &Batch<IN>, output: &mut Batch<OUT>, mode: Mode) {
+        self.body.forward(input, &mut self.body_output, mode);
+        self.shortcut.forward_sum(input, mode, &self.body_output, &mut self.shortcut_buffers, output);
     }
 
-    fn output(&self) -> &Batch<OUT> {
-        &self.output
+    fn backward(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        grad_input: &mut Batch<IN>,
+    ) {
+        self.body.backward(input, &self.body_output, grad_output, &mut self.body_grad_input);
+        self.shortcut.backward_sum(
+            input,
+            grad_output,
+            &self.body_grad_input,
+            &mut self.shortcut_buffers,
+            grad_input,
+        );
     }
 
-    fn backward(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) -> &Batch<IN> {
-        let body_grad_input = self.body.backward(input, grad_output);
-        self.shortcut.backward_sum(input, grad_output, body_grad_input, &mut self.grad_input);
-        &self.grad_input
-    }
-
-    fn backward_parameters(&mut self, input: &Batch<IN>, grad_output: &Batch<OUT>) {
-        self.body.backward_parameters(input, grad_output);
-        self.shortcut.backward_parameters(input, grad_output);
+    fn backward_parameters(
+        &mut self,
+        input: &Batch<IN>,
+        _output: &Batch<OUT>,
+        grad_output: &Batch<OUT>,
+        _grad_input: &mut Batch<IN>,
+    ) {
+        self.body.backward_parameters(input, &self.body_output, grad_output, &mut self.body_grad_input);
+        self.shortcut.backward_parameters(input, grad_output, &mut self.shortcut_buffers);
     }
 
     fn check_batch(&self, samples: usize, mode: Mode) -> Result<(), Error> {

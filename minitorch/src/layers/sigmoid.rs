@@ -13,7 +13,9 @@ use super::{Activation, Elementwise};
 /// ```
 /// use minitorch::{Batch, Layer, Mode, Sigmoid};
 /// let mut sigmoid = Sigmoid::<1>::new();
-/// assert_eq!(sigmoid.forward(&Batch::<1>::from_column_slice(&[0.0]), Mode::Train)[0], 0.5);
+/// let mut output = Batch::zeros(0);
+/// sigmoid.forward(&Batch::<1>::from_column_slice(&[0.0]), &mut output, Mode::Train);
+/// assert_eq!(output[0], 0.5);
 /// ```
 pub type Sigmoid<const N: usize> = Activation<SigmoidFunction, N>;
 

@@ -13,7 +13,8 @@ use super::{Activation, Elementwise};
 /// ```
 /// use minitorch::{Batch, Layer, Mode, Tanh};
 /// let mut tanh = Tanh::<2>::new();
-/// let output = tanh.forward(&Batch::<2>::from_column_slice(&[0.0, 20.0]), Mode::Train);
+/// let mut output = Batch::zeros(0);
+/// tanh.forward(&Batch::<2>::from_column_slice(&[0.0, 20.0]), &mut output, Mode::Train);
 /// assert_eq!(output.as_slice(), &[0.0, 1.0]);
 /// ```
 pub type Tanh<const N: usize> = Activation<TanhFunction, N>;
