@@ -53,7 +53,7 @@ pub enum Node {
 /// One tensor of a checkpoint: PyTorch's name, dtype and shape.
 pub struct TensorSpec {
     pub name: String,
-    pub dtype: safetensors::Dtype,
+    pub dtype: minitorch_safetensors::Dtype,
     pub shape: Vec<usize>,
     /// A trainable parameter (or else a buffer).
     pub trainable: bool,

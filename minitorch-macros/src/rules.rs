@@ -5,7 +5,7 @@
 //! A new layer kind that follows an existing rule is an entry in `kinds.rs`; a new rule is one
 //! more `impl ShapeRule` here.
 
-use safetensors::Dtype;
+use minitorch_safetensors::Dtype;
 
 use crate::shape::{Before, Shape};
 

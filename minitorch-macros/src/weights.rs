@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use safetensors::SafeTensors;
+use minitorch_safetensors::{Dtype, SafeTensors};
 use syn::{Error, LitStr};
 
 use crate::errors::Errors;
@@ -42,8 +42,8 @@ fn check_file(path: &LitStr, network: &CheckedNetwork) -> syn::Result<PathBuf> {
         |message: String| problems.push(error(format!("weights file {}: {message}", path.value())));
     for spec in &expected {
         match file.tensor(&spec.name) {
-            Err(_) => report(format!("missing tensor `{}` ({:?} {:?})", spec.name, spec.dtype, spec.shape)),
-            Ok(found) if found.dtype() != spec.dtype || found.shape() != spec.shape.as_slice() => {
+            None => report(format!("missing tensor `{}` ({:?} {:?})", spec.name, spec.dtype, spec.shape)),
+            Some(found) if found.dtype() != spec.dtype || found.shape() != spec.shape.as_slice() => {
                 report(format!(
                     "tensor `{}` is {:?} {:?} in the architecture but {:?} {:?} in the file",
                     spec.name,
@@ -53,7 +53,7 @@ fn check_file(path: &LitStr, network: &CheckedNetwork) -> syn::Result<PathBuf> {
                     found.shape()
                 ))
             }
-            Ok(found) if found.dtype() == safetensors::Dtype::F32 => {
+            Some(found) if found.dtype() == Dtype::F32 => {
                 let values =
                     found.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 if let Some((index, value)) = values.enumerate().find(|(_, value)| !value.is_finite()) {
@@ -63,12 +63,10 @@ fn check_file(path: &LitStr, network: &CheckedNetwork) -> syn::Result<PathBuf> {
                     ));
                 }
             }
-            Ok(_) => {}
+            Some(_) => {}
         }
     }
-    let mut names = file.names();
-    names.sort();
-    for name in names {
+    for name in file.names() {
         if !expected.iter().any(|spec| spec.name == name) {
             report(format!("unexpected tensor `{name}`: the architecture has no such parameter or buffer"));
         }

@@ -55,10 +55,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
-
-use std::collections::HashMap;
+use minitorch_safetensors::{Dtype, FormatError, SafeTensors, serialize};
 
 use crate::optim::OptimizerState;
 use crate::{Buffer, BufferValue, Error, Optimizer, Parameter, Parameters};
@@ -117,11 +114,10 @@ fn checkpoint_error(location: &str, problem: impl Into<String>) -> Error {
 /// `model` as safetensors bytes.
 ///
 /// # Errors
-/// Only if safetensors refuses the tensors (it does not for `net!` models).
+/// Only if a tensor's bytes do not fit its shape (they always do for `net!` models).
 pub fn to_bytes(model: &mut impl Parameters) -> Result<Vec<u8>, Error> {
     let tensors = state_dict(model);
-    let views = views(&tensors).map_err(|e| checkpoint_error("safetensors bytes", e.to_string()))?;
-    safetensors::serialize(views, None).map_err(|e| checkpoint_error("safetensors bytes", e.to_string()))
+    serialize_tensors(&tensors, &[]).map_err(|e| checkpoint_error("safetensors bytes", e.to_string()))
 }
 
 /// Saves `model` to `path`, through a temporary file in the same folder that is then renamed, so
@@ -130,7 +126,7 @@ pub fn to_bytes(model: &mut impl Parameters) -> Result<Vec<u8>, Error> {
 /// # Errors
 /// [`Error::Write`] naming the file.
 pub fn save(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
-    write_file(&state_dict(model), None, path)
+    write_file(&state_dict(model), &[], path)
 }
 
 /// Writes `tensors` to `path` through a temporary file beside it that is then renamed over it
@@ -138,15 +134,11 @@ pub fn save(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
 /// removes the temporary file.
 fn write_file(
     tensors: &BTreeMap<String, Tensor>,
-    metadata: Option<HashMap<String, String>>,
+    metadata: &[(String, String)],
     path: &Path,
 ) -> Result<(), Error> {
     let write_error = |problem: String| Error::Write { path: path.to_path_buf(), problem };
-    let views = views(tensors).map_err(|e| write_error(e.to_string()))?;
-    // `collect` into whichever map safetensors takes: std's or, without its `std` feature,
-    // hashbrown's.
-    let metadata = metadata.map(|metadata| metadata.into_iter().collect());
-    let bytes = safetensors::serialize(views, metadata).map_err(|e| write_error(e.to_string()))?;
+    let bytes = serialize_tensors(tensors, metadata).map_err(|e| write_error(e.to_string()))?;
     // Unique per process and per save, so that concurrent saves never share a temporary file.
     static SAVES: AtomicUsize = AtomicUsize::new(0);
     let name = path.file_name().ok_or_else(|| write_error("the path names no file".into()))?;
@@ -168,13 +160,14 @@ fn write_file(
     Ok(())
 }
 
-fn views(
+fn serialize_tensors(
     tensors: &BTreeMap<String, Tensor>,
-) -> Result<Vec<(&str, TensorView<'_>)>, safetensors::SafeTensorError> {
-    tensors
-        .iter()
-        .map(|(name, t)| Ok((name.as_str(), TensorView::new(t.dtype, t.shape.clone(), &t.bytes)?)))
-        .collect()
+    metadata: &[(String, String)],
+) -> Result<Vec<u8>, FormatError> {
+    serialize(
+        tensors.iter().map(|(name, t)| (name.as_str(), t.dtype, t.shape.as_slice(), t.bytes.as_slice())),
+        metadata,
+    )
 }
 
 /// Loads the safetensors file at `path` into `model`.
@@ -199,7 +192,7 @@ pub fn load_bytes(model: &mut impl Parameters, bytes: &[u8]) -> Result<(), Error
 fn load_from(model: &mut (impl Parameters + ?Sized), bytes: &[u8], location: &str) -> Result<(), Error> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| checkpoint_error(location, format!("not a valid safetensors file: {e}")))?;
-    let problems = problems(&file, &state_dict(model), location)?;
+    let problems = problems(&file, &state_dict(model));
     if !problems.is_empty() {
         return Err(checkpoint_error(location, problems.join("; ")));
     }
@@ -209,18 +202,12 @@ fn load_from(model: &mut (impl Parameters + ?Sized), bytes: &[u8], location: &st
 
 /// Every tensor of `expected` that is missing from `file`, of another dtype or shape there, or
 /// holds NaN or infinity; and every tensor of `file` that `expected` lacks.
-fn problems(
-    file: &SafeTensors<'_>,
-    expected: &BTreeMap<String, Tensor>,
-    location: &str,
-) -> Result<Vec<String>, Error> {
+fn problems(file: &SafeTensors<'_>, expected: &BTreeMap<String, Tensor>) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, tensor) in expected {
         match file.tensor(name) {
-            Err(_) => {
-                problems.push(format!("missing tensor `{name}` ({:?} {:?})", tensor.dtype, tensor.shape))
-            }
-            Ok(found) if found.dtype() != tensor.dtype || found.shape() != tensor.shape.as_slice() => {
+            None => problems.push(format!("missing tensor `{name}` ({:?} {:?})", tensor.dtype, tensor.shape)),
+            Some(found) if found.dtype() != tensor.dtype || found.shape() != tensor.shape.as_slice() => {
                 problems.push(format!(
                     "tensor `{name}`: expected {:?} {:?}, found {:?} {:?}",
                     tensor.dtype,
@@ -229,12 +216,12 @@ fn problems(
                     found.shape()
                 ));
             }
-            Ok(found)
+            Some(found)
                 if found.dtype() == Dtype::I64 && found.data().last().is_some_and(|&high| high >= 0x80) =>
             {
                 problems.push(format!("tensor `{name}`: a count cannot be negative"));
             }
-            Ok(found) if found.dtype() == Dtype::F32 => {
+            Some(found) if found.dtype() == Dtype::F32 => {
                 let values =
                     found.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 if let Some((index, value)) = values.enumerate().find(|(_, value)| !value.is_finite()) {
@@ -243,12 +230,11 @@ fn problems(
                     ));
                 }
             }
-            Ok(_) => {}
+            Some(_) => {}
         }
     }
     for name in file.names() {
-        if !expected.contains_key(name) {
-            let found = file.tensor(name).map_err(|e| checkpoint_error(location, e.to_string()))?;
+        if let (false, Some(found)) = (expected.contains_key(name), file.tensor(name)) {
             problems.push(format!(
                 "unexpected tensor `{name}` ({:?} {:?}): the model has no such parameter or buffer",
                 found.dtype(),
@@ -256,7 +242,7 @@ fn problems(
             ));
         }
     }
-    Ok(problems)
+    problems
 }
 
 /// The f32 values of a tensor that [`problems`] found present and well-typed.
@@ -348,8 +334,8 @@ pub fn save_training_state<O: Optimizer + ?Sized>(
     if state.tensors.is_empty() {
         tensors.retain(|name, _| !name.starts_with("optimizer.") || name == "optimizer.steps");
     }
-    let metadata = HashMap::from([("optimizer".to_string(), optimizer.name().to_string())]);
-    write_file(&tensors, Some(metadata), path)
+    let metadata = [("optimizer".to_string(), optimizer.name().to_string())];
+    write_file(&tensors, &metadata, path)
 }
 
 /// Loads a training state saved by [`save_training_state`] into `model` and `optimizer`, and
@@ -369,18 +355,15 @@ pub fn load_training_state<O: Optimizer + ?Sized>(
 ) -> Result<usize, Error> {
     let location = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| checkpoint_error(&location, format!("cannot read: {e}")))?;
-    let (_, metadata) = SafeTensors::read_metadata(&bytes)
+    let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| checkpoint_error(&location, format!("not a valid safetensors file: {e}")))?;
-    let saved_with =
-        metadata.metadata().as_ref().and_then(|m| m.get("optimizer")).cloned().unwrap_or_default();
+    let saved_with = file.metadata("optimizer").unwrap_or_default();
     if saved_with != optimizer.name() {
         return Err(checkpoint_error(
             &location,
             format!("saved with the optimiser {saved_with:?}, but resuming with {:?}", optimizer.name()),
         ));
     }
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| checkpoint_error(&location, format!("not a valid safetensors file: {e}")))?;
     let names = optimizer.state_names();
     // Without optimiser tensors in the file, the run stopped before its first step.
     let has_optimizer_tensors =
@@ -394,7 +377,7 @@ pub fn load_training_state<O: Optimizer + ?Sized>(
         expected.retain(|name, _| !name.starts_with("optimizer.") || name == "optimizer.steps");
     }
     // The optimiser's tensors in `expected` are empty; only their dtypes and shapes matter here.
-    let problems = problems(&file, &expected, &location)?;
+    let problems = problems(&file, &expected);
     if !problems.is_empty() {
         return Err(checkpoint_error(&location, problems.join("; ")));
     }
