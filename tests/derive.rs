@@ -212,4 +212,12 @@ fn a_derived_layer_is_built_and_trained_by_a_network() {
     assert!(report.passed(1e-2), "{report}");
     net.forward(&input).unwrap();
     assert_eq!(net.layer1_output.ncols(), 4);
+
+    // First in its network, where the network asks only for its parameters' gradients
+    // (`Layer::backward_parameters`, which a layer need not write).
+    net! { struct InitializedFirst< Initialized<2>: 2 -> 2, Linear(2, 3) > }
+    let first = InitializedFirst::new(&mut StdRng::seed_from_u64(1));
+    let report =
+        minitorch::gradcheck::check_network(&first, &input, &[0, 1, 2, 0], Default::default()).unwrap();
+    assert!(report.passed(1e-2), "{report}");
 }

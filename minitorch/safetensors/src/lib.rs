@@ -26,10 +26,6 @@
 
 use std::fmt;
 
-/// The largest header read, as the reference implementation's: a header can only claim more to
-/// make a reader allocate.
-const MAX_HEADER_BYTES: u64 = 100_000_000;
-
 /// How deep a header's JSON nests at most (the header, a tensor, its shape); deeper input is
 /// refused before recursion could exhaust the stack.
 const MAX_DEPTH: usize = 3;
@@ -173,7 +169,8 @@ impl<'data> SafeTensors<'data> {
             .ok_or_else(|| error(format!("{} bytes are too few for the header's length", bytes.len())))?;
         let length = u64::from_le_bytes(length);
         let available = bytes.len() as u64 - 8;
-        if length > MAX_HEADER_BYTES || length > available {
+        // Nothing is allocated from the claimed length, so it needs no limit but the file's.
+        if length > available {
             return Err(error(format!(
                 "the header claims {length} bytes, but the file has {available} after its length"
             )));
@@ -613,6 +610,7 @@ mod tests {
         assert_eq!(&bytes[8 + header_length..8 + header_length + 8], &count);
         let read = SafeTensors::deserialize(&bytes).unwrap();
         assert_eq!(read.names(), ["n", "w"]);
+        assert_eq!(format!("{:?} {:?}", Dtype::I64, Dtype::F8E4M3), "I64 F8_E4M3");
         let w = read.tensor("w").unwrap();
         assert_eq!((w.dtype(), w.shape(), w.data()), (Dtype::F32, &[2, 3][..], &weight[..]));
         assert_eq!(read.tensor("n").unwrap().shape(), &[] as &[usize]);
@@ -636,11 +634,40 @@ mod tests {
     }
 
     #[test]
+    fn the_header_is_compact_json_padded_to_8_bytes() {
+        let data = [1u8, 2, 3];
+        let bytes = serialize([("a b", Dtype::U8, &[3][..], &data[..])], &[]).unwrap();
+        let header = "{\"a b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}";
+        assert_eq!(header.len(), 55);
+        let padded = format!("{header} ");
+        assert_eq!(bytes, file(&padded, &data));
+    }
+
+    #[test]
+    fn every_escape_reads_as_its_character() {
+        let header = r#"{"__metadata__":{"k":"\"\\\/\b\f\n\r\t\u0041\u00e9"}}"#;
+        let bytes = file(header, &[]);
+        let read = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(read.metadata("k"), Some("\"\\/\u{8}\u{c}\n\r\tAé"));
+    }
+
+    #[test]
+    fn empty_objects_and_arrays_read() {
+        let bytes = file("{}", &[]);
+        assert!(SafeTensors::deserialize(&bytes).unwrap().names().is_empty());
+        let header = "{ \"__metadata__\" : { } , \"s\" : { \"dtype\" : \"U8\" , \"shape\" : [ ] , \
+                      \"data_offsets\" : [ 0 , 1 ] } }";
+        let bytes = file(header, &[9]);
+        let read = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!((read.tensor("s").unwrap().data(), read.metadata("format")), (&[9][..], None));
+    }
+
+    #[test]
     fn every_flaw_is_refused_with_what_and_where() {
         let entry = |offsets: &str| {
             format!("{{\"t\":{{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":{offsets}}}}}")
         };
-        let cases: [(Vec<u8>, &str); 16] = [
+        let cases: [(Vec<u8>, &str); 20] = [
             (vec![1, 0, 0], "3 bytes are too few"),
             (file("{}", &[]).into_iter().take(9).collect(), "claims 2 bytes"),
             (file(&entry("[0,8]"), &[0; 4]), "end at byte 8 of the data, which holds 4"),
@@ -666,6 +693,10 @@ mod tests {
             (file("{\"a\":\"\\ud800\"}", &[]), "lone surrogate"),
             (file("{} x", &[]), "text after"),
             (file("{\"__metadata__\":{\"k\":1}}", &[]), "metadata `k` is not a string"),
+            (file("{\"t\":{\"dtype\":\"U8\",\"shape\":[01],\"data_offsets\":[0,1]}}", &[0]), "leading zero"),
+            (file("{\"t\":{\"dtype\":\"U8\",\"shape\":[99999999999999999999]}}", &[]), "too large"),
+            (file("{\"a\tb\":{}}", &[]), "a control character"),
+            (file("{\"a\":\"\\x\"}", &[]), "unknown escape"),
         ];
         for (bytes, expected) in cases {
             let message = refusal(&bytes);
