@@ -98,15 +98,17 @@
 //! # Your own layer in `net!`
 //!
 //! A type you write joins a layer list as `Type: in -> out`. It implements [`Layer<in, out>`]
-//! (forward and backward by hand) and `Clone` and `Debug`, and derives the rest from its
-//! fields: [`Parameters`](macro@Parameters) (each [`Param`] field is a trainable tensor named by
-//! the field; `#[buffer]`, `#[random_state]` and `#[module]` mark the other kinds) and
-//! [`Initialize`](macro@Initialize) (how `new` builds it: `#[init(…)]` on a field, `Default`
-//! for the rest). It then takes part in everything a built-in does: forward, backward,
+//! by hand (`forward` writes `y` for `x`; `backward` adds its parameters' gradients and writes
+//! `∂L/∂x` for `∂L/∂y`, into batches the network keeps) and `Clone` and `Debug`, and derives the
+//! rest from its fields: [`Parameters`](macro@Parameters) (each [`Param`] field is a trainable
+//! tensor named by the field; `#[buffer]`, `#[random_state]` and `#[module]` mark the other
+//! kinds) and [`Initialize`](macro@Initialize) (how `new` builds it: `#[init(…)]` on a field,
+//! `Default` for the rest). It then takes part in everything a built-in does: forward, backward,
 //! `train()`/`eval()`, optimisers, and checkpoints, where its tensors are named by its index in
-//! the list as in PyTorch's `nn.Sequential` (`1.gain`). Its field is `layer{index}`. Widths that
-//! do not chain with its neighbours are a compile error at the entry, as for built-ins, and so
-//! are widths its type does not implement `Layer` for:
+//! the list as in PyTorch's `nn.Sequential` (`1.gain`). Its field is `layer{index}`, and its
+//! output of the last forward `layer{index}_output`. Widths that do not chain with its neighbours
+//! are a compile error at the entry, as for built-ins, and so are widths its type does not
+//! implement `Layer` for:
 //!
 //! ```
 //! use minitorch::prelude::*;
