@@ -124,8 +124,8 @@ fn buffers(list: &List<'_>) -> Buffers {
     let between: Vec<&CheckedEntry> = list.sequence.layers().collect();
     let between = &between[..between.len() - 1];
     Buffers {
-        outputs: between.iter().map(|entry| format_ident!("{}_output", field_name(entry))).collect(),
-        gradients: between.iter().map(|entry| format_ident!("grad_{}_output", field_name(entry))).collect(),
+        outputs: between.iter().map(|entry| output_field(entry)).collect(),
+        gradients: between.iter().map(|entry| format_ident!("grad_{}", output_field(entry))).collect(),
         types: between
             .iter()
             .map(|entry| {
@@ -145,10 +145,14 @@ fn buffers(list: &List<'_>) -> Buffers {
     }
 }
 
-/// The field that keeps a network's own output: `linear2_output` after `linear2`.
+/// The field that keeps a layer's output: `linear2_output` for `linear2`.
+fn output_field(entry: &CheckedEntry) -> Ident {
+    format_ident!("{}_output", field_name(entry))
+}
+
+/// The field that keeps a network's own output, its last layer's.
 fn network_output_field(list: &List<'_>) -> Ident {
-    let last = list.sequence.layers().last().expect("a checked list has a layer");
-    format_ident!("{}_output", field_name(last))
+    output_field(list.sequence.layers().last().expect("a checked list has a layer"))
 }
 
 fn width(features: usize) -> Literal {

@@ -233,8 +233,8 @@ fn problems(file: &SafeTensors<'_>, expected: &BTreeMap<String, Tensor>) -> Vec<
             Some(_) => {}
         }
     }
-    for name in file.names() {
-        if let (false, Some(found)) = (expected.contains_key(name), file.tensor(name)) {
+    for (name, found) in file.tensors() {
+        if !expected.contains_key(name) {
             problems.push(format!(
                 "unexpected tensor `{name}` ({:?} {:?}): the model has no such parameter or buffer",
                 found.dtype(),
@@ -367,7 +367,7 @@ pub fn load_training_state<O: Optimizer + ?Sized>(
     let names = optimizer.state_names();
     // Without optimiser tensors in the file, the run stopped before its first step.
     let has_optimizer_tensors =
-        file.names().iter().any(|name| name.starts_with("optimizer.") && *name != "optimizer.steps");
+        file.tensors().any(|(name, _)| name.starts_with("optimizer.") && name != "optimizer.steps");
     let template = OptimizerState {
         steps: 0,
         tensors: if has_optimizer_tensors { vec![Vec::new(); names.len()] } else { Vec::new() },

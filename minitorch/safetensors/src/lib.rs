@@ -13,7 +13,9 @@
 //!
 //! This crate exists apart because two crates read the format, the library and its proc-macro
 //! crate, and a proc-macro crate can export nothing but macros. It reads by hand the little JSON
-//! a header holds, since a JSON library would cost more to build than the rest of this format.
+//! a header holds: using this crate instead of `safetensors`, with its serde and serde_json, took
+//! a crate embedding a model from 100 s to 62 s of compile CPU (docs/performance.md, "Build
+//! time").
 //!
 //! ```
 //! use minitorch_safetensors::{Dtype, SafeTensors, serialize};
@@ -81,38 +83,64 @@ pub enum Dtype {
     U64,
 }
 
-const DTYPES: [(Dtype, &str, usize); 15] = [
-    (Dtype::Bool, "BOOL", 1),
-    (Dtype::U8, "U8", 1),
-    (Dtype::I8, "I8", 1),
-    (Dtype::F8E5M2, "F8_E5M2", 1),
-    (Dtype::F8E4M3, "F8_E4M3", 1),
-    (Dtype::I16, "I16", 2),
-    (Dtype::U16, "U16", 2),
-    (Dtype::F16, "F16", 2),
-    (Dtype::BF16, "BF16", 2),
-    (Dtype::I32, "I32", 4),
-    (Dtype::U32, "U32", 4),
-    (Dtype::F32, "F32", 4),
-    (Dtype::F64, "F64", 8),
-    (Dtype::I64, "I64", 8),
-    (Dtype::U64, "U64", 8),
-];
-
 impl Dtype {
+    const ALL: [Dtype; 15] = [
+        Dtype::Bool,
+        Dtype::U8,
+        Dtype::I8,
+        Dtype::F8E5M2,
+        Dtype::F8E4M3,
+        Dtype::I16,
+        Dtype::U16,
+        Dtype::F16,
+        Dtype::BF16,
+        Dtype::I32,
+        Dtype::U32,
+        Dtype::F32,
+        Dtype::F64,
+        Dtype::I64,
+        Dtype::U64,
+    ];
+
     /// Its name in a header: `F32`.
     pub fn name(self) -> &'static str {
-        DTYPES.iter().find(|(dtype, _, _)| *dtype == self).map_or("", |(_, name, _)| name)
+        match self {
+            Dtype::Bool => "BOOL",
+            Dtype::U8 => "U8",
+            Dtype::I8 => "I8",
+            Dtype::F8E5M2 => "F8_E5M2",
+            Dtype::F8E4M3 => "F8_E4M3",
+            Dtype::I16 => "I16",
+            Dtype::U16 => "U16",
+            Dtype::F16 => "F16",
+            Dtype::BF16 => "BF16",
+            Dtype::I32 => "I32",
+            Dtype::U32 => "U32",
+            Dtype::F32 => "F32",
+            Dtype::F64 => "F64",
+            Dtype::I64 => "I64",
+            Dtype::U64 => "U64",
+        }
     }
 
     /// Bytes per element.
     pub fn size(self) -> usize {
-        DTYPES.iter().find(|(dtype, _, _)| *dtype == self).map_or(1, |(_, _, size)| *size)
+        match self {
+            Dtype::Bool | Dtype::U8 | Dtype::I8 | Dtype::F8E5M2 | Dtype::F8E4M3 => 1,
+            Dtype::I16 | Dtype::U16 | Dtype::F16 | Dtype::BF16 => 2,
+            Dtype::I32 | Dtype::U32 | Dtype::F32 => 4,
+            Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
+        }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        DTYPES.iter().find(|(_, known, _)| *known == name).map(|(dtype, _, _)| *dtype)
+        Self::ALL.into_iter().find(|dtype| dtype.name() == name)
     }
+}
+
+/// The bytes a tensor of `dtype` and `shape` takes, if that is a number a machine can hold.
+fn byte_count(dtype: Dtype, shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(dtype.size(), |count, &extent| count.checked_mul(extent))
 }
 
 /// The header's name, so that messages read `F32 [3, 4]`.
@@ -178,28 +206,24 @@ impl<'data> SafeTensors<'data> {
         let (header, data) = bytes[8..].split_at(length as usize);
         let header =
             std::str::from_utf8(header).map_err(|e| error(format!("the header is not UTF-8: {e}")))?;
-        let Json::Object(entries) = Parser::new(header).document()? else {
+        let Json::Object(header_entries) = Parser::new(header).document()? else {
             return Err(error("the header is not a JSON object"));
         };
 
-        let mut tensors = Vec::new();
+        let mut entries = Vec::new();
         let mut metadata = Vec::new();
-        let mut ranges = Vec::new();
-        for (name, value) in entries {
+        for (name, value) in header_entries {
             if name == "__metadata__" {
                 metadata = read_metadata(value)?;
-                continue;
+            } else {
+                entries.push(read_tensor_entry(name, value)?);
             }
-            let (dtype, shape, range) = read_tensor_entry(&name, value)?;
-            ranges.push((range, name.clone()));
-            tensors.push((name, dtype, shape));
         }
-        let data_ranges = check_tiling(ranges, data.len())?;
+        check_tiling(&mut entries, data.len())?;
 
-        let mut views = Vec::with_capacity(tensors.len());
-        for ((name, dtype, shape), (start, end)) in tensors.into_iter().zip(data_ranges) {
-            let elements = shape.iter().try_fold(1usize, |count, &extent| count.checked_mul(extent));
-            if elements.and_then(|count| count.checked_mul(dtype.size())) != Some(end - start) {
+        let mut views = Vec::with_capacity(entries.len());
+        for Entry { name, dtype, shape, start, end } in entries {
+            if byte_count(dtype, &shape) != Some(end - start) {
                 return Err(error(format!(
                     "tensor `{name}`: {dtype:?} {shape:?} takes another byte count than its {} bytes",
                     end - start
@@ -222,7 +246,12 @@ impl<'data> SafeTensors<'data> {
 
     /// Every tensor's name, sorted.
     pub fn names(&self) -> Vec<&str> {
-        self.tensors.iter().map(|(name, _)| name.as_str()).collect()
+        self.tensors().map(|(name, _)| name).collect()
+    }
+
+    /// Every tensor with its name, sorted by name.
+    pub fn tensors(&self) -> impl Iterator<Item = (&str, &TensorView<'data>)> {
+        self.tensors.iter().map(|(name, view)| (name.as_str(), view))
     }
 
     /// The value of the metadata entry `key`.
@@ -245,9 +274,17 @@ fn read_metadata(value: Json) -> Result<Vec<(String, String)>, FormatError> {
         .collect()
 }
 
+/// A tensor as its header entry describes it: its bytes are `start..end` of the data.
+struct Entry {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    start: usize,
+    end: usize,
+}
+
 /// `{"dtype": "F32", "shape": [3, 4], "data_offsets": [0, 48]}`.
-#[allow(clippy::type_complexity)]
-fn read_tensor_entry(name: &str, value: Json) -> Result<(Dtype, Vec<usize>, (usize, usize)), FormatError> {
+fn read_tensor_entry(name: String, value: Json) -> Result<Entry, FormatError> {
     let Json::Object(fields) = value else {
         return Err(error(format!("tensor `{name}`: its entry is not an object")));
     };
@@ -259,8 +296,8 @@ fn read_tensor_entry(name: &str, value: Json) -> Result<(Dtype, Vec<usize>, (usi
                     .ok_or_else(|| error(format!("tensor `{name}`: unknown dtype `{text}`")))?;
                 dtype = Some(known);
             }
-            ("shape", Json::Array(items)) => shape = Some(integers(name, "shape", items)?),
-            ("data_offsets", Json::Array(items)) => match integers(name, "data_offsets", items)?[..] {
+            ("shape", Json::Array(items)) => shape = Some(integers(&name, "shape", items)?),
+            ("data_offsets", Json::Array(items)) => match integers(&name, "data_offsets", items)?[..] {
                 [start, end] if start <= end => offsets = Some((start, end)),
                 _ => return Err(error(format!("tensor `{name}`: `data_offsets` is not [start, end]"))),
             },
@@ -268,7 +305,7 @@ fn read_tensor_entry(name: &str, value: Json) -> Result<(Dtype, Vec<usize>, (usi
         }
     }
     match (dtype, shape, offsets) {
-        (Some(dtype), Some(shape), Some(offsets)) => Ok((dtype, shape, offsets)),
+        (Some(dtype), Some(shape), Some((start, end))) => Ok(Entry { name, dtype, shape, start, end }),
         _ => Err(error(format!("tensor `{name}`: `dtype`, `shape` and `data_offsets` are all needed"))),
     }
 }
@@ -284,16 +321,12 @@ fn integers(name: &str, field: &str, items: Vec<Json>) -> Result<Vec<usize>, For
         .ok_or_else(|| error(format!("tensor `{name}`: `{field}` holds something other than a count")))
 }
 
-/// The tensors' byte ranges, in the order given, once checked to cover `0..data_length` one
+/// Sorts `entries` by where their bytes start, and checks that they cover `0..data_length` one
 /// after another.
-fn check_tiling(
-    ranges: Vec<((usize, usize), String)>,
-    data_length: usize,
-) -> Result<Vec<(usize, usize)>, FormatError> {
-    let mut sorted: Vec<&((usize, usize), String)> = ranges.iter().collect();
-    sorted.sort_by_key(|((start, end), _)| (*start, *end));
+fn check_tiling(entries: &mut [Entry], data_length: usize) -> Result<(), FormatError> {
+    entries.sort_by_key(|entry| (entry.start, entry.end));
     let mut next = 0;
-    for ((start, end), name) in sorted {
+    for Entry { name, start, end, .. } in entries.iter() {
         if *start != next {
             return Err(error(format!(
                 "tensor `{name}` starts at byte {start} of the data, where {next} was expected: \
@@ -305,7 +338,7 @@ fn check_tiling(
     if next != data_length {
         return Err(error(format!("the tensors end at byte {next} of the data, which holds {data_length}")));
     }
-    Ok(ranges.into_iter().map(|(range, _)| range).collect())
+    Ok(())
 }
 
 /// A file of `tensors` (name, dtype, shape, bytes) and `metadata`, as PyTorch's
@@ -338,8 +371,7 @@ pub fn serialize<'a>(
     }
     let mut offset = 0;
     for (name, dtype, shape, bytes) in &tensors {
-        let elements = shape.iter().try_fold(1usize, |count, &extent| count.checked_mul(extent));
-        if elements.and_then(|count| count.checked_mul(dtype.size())) != Some(bytes.len()) {
+        if byte_count(*dtype, shape) != Some(bytes.len()) {
             return Err(error(format!(
                 "tensor `{name}`: {dtype:?} {shape:?} does not take {} bytes",
                 bytes.len()
