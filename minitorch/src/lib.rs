@@ -255,6 +255,7 @@ pub mod checkpoint;
 #[cfg(feature = "train")]
 pub mod data;
 pub mod error;
+mod gemm;
 pub mod gradcheck;
 #[cfg(feature = "images")]
 pub mod image;

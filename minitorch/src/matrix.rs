@@ -1,4 +1,4 @@
-//! The matrix types every layer shares, and the one GEMM entry point.
+//! The matrix types every layer shares.
 //!
 //! - [`Batch<N>`] is an activation: `N` features (a type-level constant) × a batch of samples
 //!   chosen at run time, one column per sample, column-major, on the heap.
@@ -6,15 +6,15 @@
 //!   `512 × 784` f32 matrix is 1.6 MB; building one by value (even as a temporary inside
 //!   `Box::new`) overflows a 2 MB test thread in a debug build, so these are allocated zeroed
 //!   directly on the heap and only ever changed in place.
-//! - `gemm` is the only matrix product the layers use; it runs the `gemm` crate's kernels on the
-//!   raw storage, because nalgebra's own products on static × static or transposed operands are
-//!   7–8× slower on our shapes (see `README.md`, "Performance").
+//!
+//! The layers multiply these with `crate::gemm`, on their raw storage: nalgebra's own products
+//! on static × static or transposed operands are 7–8× slower on our shapes (see `README.md`,
+//! "Performance").
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use nalgebra::{Const, Dim, Dyn, Matrix, OMatrix, RawStorage, RawStorageMut, SMatrix};
+use nalgebra::{Const, Dyn, OMatrix, SMatrix};
 
 use crate::parallel::{halves, halves_mut, on_both_cores};
 
@@ -148,201 +148,9 @@ impl<const R: usize, const C: usize> fmt::Debug for HeapMatrix<R, C> {
     }
 }
 
-/// A read-only operand of [`gemm`]: a matrix's raw storage with its shape and strides, possibly
-/// transposed (a transpose swaps the strides; nothing is copied).
-#[derive(Clone, Copy)]
-pub(crate) struct Operand<'a> {
-    pointer: *const f32,
-    rows: usize,
-    columns: usize,
-    row_stride: isize,
-    column_stride: isize,
-    _borrow: PhantomData<&'a f32>,
-}
-
-impl<'a> Operand<'a> {
-    pub(crate) fn of<R: Dim, C: Dim, S: RawStorage<f32, R, C>>(matrix: &'a Matrix<f32, R, C, S>) -> Self {
-        let (row_stride, column_stride) = matrix.strides();
-        Self {
-            pointer: matrix.as_ptr(),
-            rows: matrix.nrows(),
-            columns: matrix.ncols(),
-            row_stride: row_stride as isize,
-            column_stride: column_stride as isize,
-            _borrow: PhantomData,
-        }
-    }
-
-    fn columns_until(self, end: usize) -> Self {
-        Self { columns: end, ..self }
-    }
-
-    fn columns_from(self, start: usize) -> Self {
-        let pointer = self.pointer.wrapping_offset(start as isize * self.column_stride);
-        Self { pointer, columns: self.columns - start, ..self }
-    }
-
-    fn rows_until(self, end: usize) -> Self {
-        Self { rows: end, ..self }
-    }
-
-    fn rows_from(self, start: usize) -> Self {
-        let pointer = self.pointer.wrapping_offset(start as isize * self.row_stride);
-        Self { pointer, rows: self.rows - start, ..self }
-    }
-
-    pub(crate) fn transposed(self) -> Self {
-        Self {
-            rows: self.columns,
-            columns: self.rows,
-            row_stride: self.column_stride,
-            column_stride: self.row_stride,
-            ..self
-        }
-    }
-}
-
-/// Products smaller than this many multiply-adds stay on one thread. It keeps the mlp's 256 → 10
-/// layer (at most 164k at batch 64) whole: for that shape a second thread did not help with any
-/// GEMM library measured on this machine (`../shared/notes/performance-facts.md`).
-const PARALLEL_MIN_WORK: usize = 64 * 64 * 64;
-
-/// `destination = a · b`, or `destination += a · b` when `accumulate` is true.
-///
-/// # Panics
-/// If the shapes do not chain; every caller's shapes are fixed by its types, so this is a bug.
-pub(crate) fn gemm<R: Dim, C: Dim, S: RawStorageMut<f32, R, C>>(
-    destination: &mut Matrix<f32, R, C, S>,
-    a: Operand<'_>,
-    b: Operand<'_>,
-    accumulate: bool,
-) {
-    let (m, n, k) = (a.rows, b.columns, a.columns);
-    assert!(
-        destination.shape() == (m, n) && b.rows == k,
-        "gemm: cannot multiply {}×{} by {}×{} into {:?}",
-        a.rows,
-        a.columns,
-        b.rows,
-        b.columns,
-        destination.shape()
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            destination.fill(0.0);
-        }
-        return;
-    }
-    let (row_stride, column_stride) = destination.strides();
-    let target = Target {
-        pointer: destination.as_mut_ptr(),
-        row_stride: row_stride as isize,
-        column_stride: column_stride as isize,
-    };
-    // SAFETY: `target` describes `destination` exactly (taken from nalgebra above, shape
-    // checked by the assertion); `destination` is borrowed mutably, so it aliases neither `a`
-    // nor `b`, which are borrowed shared for the duration of the call.
-    unsafe { multiply(target, a, b, accumulate) };
-}
-
-/// Where a product goes: a raw, strided, mutable view.
-#[derive(Clone, Copy)]
-struct Target {
-    pointer: *mut f32,
-    row_stride: isize,
-    column_stride: isize,
-}
-
-// SAFETY: a `Target` goes to another thread only as one of two disjoint halves of a destination
-// that the caller borrows mutably for the whole call (see `multiply`); an `Operand` is a shared
-// borrow of f32s.
-unsafe impl Send for Target {}
-unsafe impl Send for Operand<'_> {}
-
-/// `target (+)= a · b`, on both cores when the work is large enough: the larger of the
-/// product's rows and columns is split in two halves, one per core, each a single-threaded GEMM.
-/// One fork per product costs less than the `gemm` crate's own finer-grained parallel schedule.
-///
-/// # Safety
-/// `a` and `b` must chain (`a.columns == b.rows`); `target` must be valid for writes of an
-/// `a.rows × b.columns` matrix with its strides, and must not overlap `a` or `b`.
-unsafe fn multiply(target: Target, a: Operand<'_>, b: Operand<'_>, accumulate: bool) {
-    let (m, n, k) = (a.rows, b.columns, a.columns);
-    // A single sample (n = 1) is a matrix-vector product, bound by reading the matrix: waking a
-    // second thread costs more than it saves there (measured: 25 µs serial, 36 µs split for the
-    // mlp's 784 → 512 layer and the rest of its forward pass).
-    if m * n * k < PARALLEL_MIN_WORK || n == 1 {
-        // SAFETY: as the caller promised.
-        return unsafe { multiply_serial(target, a, b, accumulate) };
-    }
-    // The two halves of the larger output dimension, as (target, a, b); each half's shape is
-    // its operands'.
-    let (first, second) = if n >= m {
-        let half = n / 2;
-        let right = Target {
-            pointer: target.pointer.wrapping_offset(half as isize * target.column_stride),
-            ..target
-        };
-        ((target, a, b.columns_until(half)), (right, a, b.columns_from(half)))
-    } else {
-        let half = m / 2;
-        let lower =
-            Target { pointer: target.pointer.wrapping_offset(half as isize * target.row_stride), ..target };
-        ((target, a.rows_until(half), b), (lower, a.rows_from(half), b))
-    };
-    // SAFETY (both halves): disjoint ranges of `target`, each with the matching part of `a` or
-    // `b`; `join` returns only when both are done, so every borrow outlives the work.
-    let run = move |(target, a, b): (Target, Operand<'_>, Operand<'_>)| unsafe {
-        multiply_serial(target, a, b, accumulate)
-    };
-    rayon::join(move || run(first), move || run(second));
-}
-
-/// One thread's GEMM, by the `gemm` crate.
-///
-/// # Safety
-/// As [`multiply`].
-unsafe fn multiply_serial(target: Target, a: Operand<'_>, b: Operand<'_>, accumulate: bool) {
-    // SAFETY: as the caller promised; `a` and `b` describe live shared borrows.
-    unsafe {
-        gemm_f32::gemm::f32::get_gemm_fn()(
-            a.rows,
-            b.columns,
-            a.columns,
-            target.pointer,
-            target.column_stride,
-            target.row_stride,
-            accumulate,
-            a.pointer,
-            a.column_stride,
-            a.row_stride,
-            b.pointer,
-            b.column_stride,
-            b.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm_common::Parallelism::None,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::DMatrix;
-
-    fn pseudo_random(rows: usize, columns: usize, seed: u32) -> DMatrix<f32> {
-        DMatrix::from_fn(rows, columns, |r, c| {
-            let x = (r as u32 * 31 + c as u32 * 17 + seed * 7) % 23;
-            x as f32 / 11.0 - 1.0
-        })
-    }
 
     #[test]
     fn sum_by_lanes_adds_every_term_on_odd_lengths() {
@@ -359,47 +167,6 @@ mod tests {
     #[should_panic(expected = "different lengths")]
     fn sum_by_lanes_refuses_slices_of_different_lengths() {
         sum_by_lanes(&[1.0; 17], &[1.0; 16], |x, y| x + y);
-    }
-
-    #[test]
-    fn gemm_matches_nalgebra_for_every_transposition() {
-        // 70×65 and 65×70 are large enough to be split between the cores, by rows and by columns.
-        for (m, n, k) in [(3, 4, 5), (70, 65, 80), (65, 70, 80), (1, 1, 1), (10, 1, 300)] {
-            let a = pseudo_random(m, k, 1);
-            let b = pseudo_random(k, n, 2);
-            let at = a.transpose();
-            let bt = b.transpose();
-            let expected = &a * &b;
-            for (left, right) in [
-                (Operand::of(&a), Operand::of(&b)),
-                (Operand::of(&at).transposed(), Operand::of(&b)),
-                (Operand::of(&a), Operand::of(&bt).transposed()),
-                (Operand::of(&at).transposed(), Operand::of(&bt).transposed()),
-            ] {
-                let mut product = DMatrix::from_element(m, n, 1.0);
-                gemm(&mut product, left, right, false);
-                assert!((&product - &expected).abs().max() < 1e-4, "{m}×{k}·{k}×{n}");
-                gemm(&mut product, left, right, true);
-                assert!((&product - &expected * 2.0).abs().max() < 1e-4, "accumulate {m}×{k}·{k}×{n}");
-            }
-        }
-    }
-
-    #[test]
-    fn empty_inner_dimension_gives_zeros() {
-        let a = DMatrix::<f32>::zeros(3, 0);
-        let b = DMatrix::<f32>::zeros(0, 2);
-        let mut product = DMatrix::from_element(3, 2, 5.0);
-        gemm(&mut product, Operand::of(&a), Operand::of(&b), false);
-        assert_eq!(product, DMatrix::zeros(3, 2));
-    }
-
-    #[test]
-    #[should_panic(expected = "cannot multiply")]
-    fn mismatched_shapes_are_refused() {
-        let a = DMatrix::<f32>::zeros(3, 4);
-        let mut product = DMatrix::<f32>::zeros(3, 3);
-        gemm(&mut product, Operand::of(&a), Operand::of(&a), false);
     }
 
     #[test]

@@ -37,7 +37,8 @@ use std::fmt;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
-use crate::matrix::{Operand, gemm, resize_batch, sum_by_lanes};
+use crate::gemm::{Operand, gemm};
+use crate::matrix::{resize_batch, sum_by_lanes};
 use crate::{Batch, Layer, Mode, Param, Parameters};
 
 /// A convolution from `IN_CHANNELS` to `OUT_CHANNELS` channels with a `KERNEL × KERNEL` kernel,

@@ -22,7 +22,8 @@ use std::fmt;
 
 use rand::{Rng, RngExt};
 
-use crate::matrix::{Operand, gemm, resize_batch};
+use crate::gemm::{Operand, gemm};
+use crate::matrix::resize_batch;
 use crate::{Batch, HeapMatrix, Layer, Mode, Param, Parameters};
 
 /// `Y = W·X + b`, mapping `IN` features to `OUT`.
