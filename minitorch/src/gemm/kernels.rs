@@ -231,9 +231,9 @@ impl InstructionSet for Avx512 {
         column_stride: usize,
         add_to_c: bool,
     ) {
-        let packed_b = (b.step_stride, b.lane_stride) == (Self::NR, 1);
+        let adjacent_b = b.lane_stride == 1;
         // SAFETY (all six): as the caller promised.
-        match (row_vectors, packed_b) {
+        match (row_vectors, adjacent_b) {
             (1, true) => unsafe { avx512_tile::<1, true>(depth, a, b, c, column_stride, add_to_c) },
             (1, false) => unsafe { avx512_tile::<1, false>(depth, a, b, c, column_stride, add_to_c) },
             (2, true) => unsafe { avx512_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
@@ -279,9 +279,9 @@ impl InstructionSet for Avx2 {
         column_stride: usize,
         add_to_c: bool,
     ) {
-        let packed_b = (b.step_stride, b.lane_stride) == (Self::NR, 1);
+        let adjacent_b = b.lane_stride == 1;
         // SAFETY (all six): as the caller promised.
-        match (row_vectors, packed_b) {
+        match (row_vectors, adjacent_b) {
             (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, c, column_stride, add_to_c) },
             (1, false) => unsafe { avx2_tile::<1, false>(depth, a, b, c, column_stride, add_to_c) },
             (2, true) => unsafe { avx2_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
@@ -356,7 +356,7 @@ impl InstructionSet for Portable {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 #[inline]
-unsafe fn avx512_tile<const V: usize, const PACKED_B: bool>(
+unsafe fn avx512_tile<const V: usize, const ADJACENT_B: bool>(
     depth: usize,
     a: Panel,
     b: Panel,
@@ -367,8 +367,9 @@ unsafe fn avx512_tile<const V: usize, const PACKED_B: bool>(
     use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps};
     use std::arch::x86_64::{_mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps};
     debug_assert_eq!(a.lane_stride, 1, "the rows of a panel of A are adjacent");
-    // A packed panel of `B` has constant strides, and then the compiler computes no addresses.
-    let b = if PACKED_B { Panel { step_stride: 8, lane_stride: 1, ..b } } else { b };
+    // When a step's columns of `B` are adjacent (a packed panel, or a transposed operand read in
+    // place), their offsets are constants, and the compiler computes no addresses.
+    let b = if ADJACENT_B { Panel { lane_stride: 1, ..b } } else { b };
     let mut sums: [[__m512; V]; 8] = [[_mm512_setzero_ps(); V]; 8];
     for p in 0..depth {
         // SAFETY: each load reads 16 of the step's adjacent rows.
@@ -401,7 +402,7 @@ unsafe fn avx512_tile<const V: usize, const PACKED_B: bool>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn avx2_tile<const V: usize, const PACKED_B: bool>(
+unsafe fn avx2_tile<const V: usize, const ADJACENT_B: bool>(
     depth: usize,
     a: Panel,
     b: Panel,
@@ -412,8 +413,8 @@ unsafe fn avx2_tile<const V: usize, const PACKED_B: bool>(
     use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps};
     use std::arch::x86_64::{_mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps};
     debug_assert_eq!(a.lane_stride, 1, "the rows of a panel of A are adjacent");
-    // A packed panel of `B` has constant strides, and then the compiler computes no addresses.
-    let b = if PACKED_B { Panel { step_stride: 4, lane_stride: 1, ..b } } else { b };
+    // As in `avx512_tile`.
+    let b = if ADJACENT_B { Panel { lane_stride: 1, ..b } } else { b };
     let mut sums: [[__m256; V]; 4] = [[_mm256_setzero_ps(); V]; 4];
     for p in 0..depth {
         // SAFETY: each load reads 8 of the step's adjacent rows.
