@@ -140,9 +140,6 @@ pub(crate) fn gemm<R: Dim, C: Dim, S: RawStorageMut<f32, R, C>>(
         b.columns,
         destination.shape()
     );
-    if m == 0 || n == 0 {
-        return;
-    }
     if k == 0 {
         if !accumulate {
             destination.fill(0.0);
@@ -552,6 +549,16 @@ mod tests {
         let mut product = DMatrix::from_element(3, 2, 5.0);
         gemm(&mut product, Operand::of(&a), Operand::of(&b), false);
         assert_eq!(product, DMatrix::zeros(3, 2));
+    }
+
+    #[test]
+    fn products_without_rows_or_columns_write_nothing() {
+        for (m, n, k) in [(0, 3, 4), (3, 0, 4), (0, 1, 4), (0, 0, 0)] {
+            let (a, b) = (pseudo_random(m, k, 11), pseudo_random(k, n, 12));
+            let mut product = DMatrix::<f32>::zeros(m, n);
+            gemm(&mut product, Operand::of(&a), Operand::of(&b), false);
+            assert_eq!(product.shape(), (m, n));
+        }
     }
 
     #[test]
