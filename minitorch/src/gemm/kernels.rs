@@ -19,7 +19,8 @@
 //! order, from zero, each
 //! term by a fused multiply-add (`f32::mul_add`, one rounding), and each block's sum then added
 //! to the entry. So every kernel gives the same bits (`every_instruction_set_gives_the_same_bits`
-//! in `gemm/mod.rs`), and a seed's training run is the same on every CPU.
+//! in `gemm/mod.rs`, for the instruction sets the testing CPU has), and a product's result does
+//! not depend on which CPU computes it.
 
 use super::Operand;
 use super::pack::pack_panels;
