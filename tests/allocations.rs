@@ -1,5 +1,6 @@
 //! Heap allocations at run time. Single-sample inference allocates nothing, not even on the first
-//! call after construction. Once the batch size is stable, a training step allocates nothing, of
+//! call after construction, once rayon's thread pool has started (which the process's first
+//! parallel work does, whatever it is). Once the batch size is stable, a training step allocates nothing, of
 //! an mlp or of a CNN (every optimiser's step allocates nothing at all), but for the GEMM's packing
 //! buffer, which each thread allocates once, on its first product: a thread of the pool that had
 //! not run one before may do so.
@@ -54,6 +55,7 @@ net! {
 fn inference_allocates_nothing_and_training_only_packing_buffers_once() {
     let mut classifier = MnistMlp::pretrained();
     let image = Batch::<784>::from_fn(1, |r, _| ((r % 28) as f32 / 28.0) - 0.4);
+    rayon::broadcast(|_| ());
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for _ in 0..3 {
         classifier.forward(&image).unwrap();

@@ -16,7 +16,8 @@
 //! Not every panel is copied: `B` is read where it lies when its rows or its columns are
 //! adjacent, and so is a column-major `A` when few panels of `B` reuse it ([`A_IN_PLACE_MAX_COLUMNS`]). A product with one column
 //! (single-sample inference) skips the blocks: it streams `A` once through
-//! [`kernels::InstructionSet::matrix_vector`].
+//! [`kernels::InstructionSet::matrix_vector`], half of its rows on each core where that was
+//! measured to pay ([`split_matrix_vector`]).
 //!
 //! Whatever the path, every entry is summed in the same order, so the bits of a result depend on
 //! neither the CPU nor the threads (`kernels.rs` says how).
@@ -47,6 +48,12 @@ const COLUMN_BLOCK: usize = 1024;
 /// multiplying it (pack 14% of a resnet training step; perf, Intel Xeon model 106). Wider
 /// products pack it, since each of their many panels of `B` sweeps it again.
 const A_IN_PLACE_MAX_COLUMNS: usize = 32;
+
+/// A matrix-vector product over a matrix with fewer entries than this stays on one core, when
+/// the CPU splits them at all ([`split_matrix_vector`]): 2¹⁶ splits the `mlp`'s first two layers
+/// (784 → 512 and 512 → 256): 58–59 µs against 63.5 µs with the first alone (medians of five
+/// alternated `latency` runs, Intel Xeon model 106, 2026-12-02).
+const MATRIX_VECTOR_PARALLEL_MIN_ENTRIES: usize = 1 << 16;
 
 /// Products smaller than this many multiply-adds stay on one thread. It keeps the mlp's 256 → 10
 /// layer (at most 164k at batch 64) whole: for that shape a second thread did not help with any
@@ -175,17 +182,63 @@ pub(crate) fn gemm<R: Dim, C: Dim, S: RawStorageMut<f32, R, C>>(
 /// dimensions zero); `target` is valid for writes of an `a.rows × b.columns` matrix with its
 /// strides, and overlaps neither `a` nor `b`.
 unsafe fn multiply<I: InstructionSet>(target: Target, a: Operand<'_>, b: Operand<'_>, accumulate: bool) {
-    // A single sample (n = 1) is a matrix-vector product, bound by reading the matrix: waking a
-    // second thread costs more than it saves there (measured: 25 µs serial, 36 µs split for the
-    // mlp's 784 → 512 layer and the rest of its forward pass).
     if b.columns == 1 && a.row_stride == 1 {
-        // SAFETY: as the caller promised; `b` is a column of `k` entries, `target` one of `m`.
-        return unsafe {
-            I::matrix_vector(a, b.pointer, b.row_stride, target.pointer, target.row_stride, accumulate)
-        };
+        // SAFETY: as the caller promised.
+        return unsafe { matrix_vector_on_cores::<I>(target, a, b, accumulate, split_matrix_vector()) };
     }
     // SAFETY: as the caller promised.
     unsafe { multiply_on_cores::<I>(target, a, b, accumulate) }
+}
+
+/// `target (+)= a·b` for a `b` of one column (a single sample): [`kernels::InstructionSet::matrix_vector`]
+/// streams `a` once, on one core, or, when `split` and `a` is large, each core its half of the
+/// rows. Each row's sum is taken whole by one core, so the split leaves the bits as they are.
+///
+/// # Safety
+/// As [`multiply`], with `b.columns == 1` and `a.row_stride == 1`.
+unsafe fn matrix_vector_on_cores<I: InstructionSet>(
+    target: Target,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    accumulate: bool,
+    split: bool,
+) {
+    // SAFETY (both): `a` is read where it lies, as the caller promised; `b` is a column of
+    // `a.columns` entries, `target` one of `a.rows`.
+    let run = move |target: Target, a: Operand<'_>, x: Operand<'_>| unsafe {
+        I::matrix_vector(a, x.pointer, x.row_stride, target.pointer, target.row_stride, accumulate)
+    };
+    if !split || a.rows * a.columns < MATRIX_VECTOR_PARALLEL_MIN_ENTRIES {
+        return run(target, a, b);
+    }
+    // Cut at a whole vector, so that each half's rows start on one.
+    let half = (a.rows / 2).next_multiple_of(I::LANES).min(a.rows);
+    let (top, bottom) = (a.block(0, 0, half, a.columns), a.block(half, 0, a.rows - half, a.columns));
+    let lower = Target { pointer: target.at(half, 0), ..target };
+    // The two halves write disjoint rows of `target`; `join` returns when both are done.
+    rayon::join(move || run(target, top, b), move || run(lower, bottom, b));
+}
+
+/// Whether this CPU splits large matrix-vector products between its cores.
+///
+/// On the Intel Xeon (model 106, 2026-12-02) single-sample inference of the workshop's `mlp`
+/// went from 74.4 / 86.1 µs to 59.6 / 68.5 µs (medians of two sets of six alternated runs of
+/// `cargo run --release --example latency`, the machine slower in the second): one core streams
+/// the 1.6 MB first layer from L3, two stream half each. On the AMD EPYC a split first layer was
+/// slower (36 µs against 25 µs, with the `gemm` crate's loop; `docs/performance.md`) and this
+/// loop has not been measured there, so it keeps one core.
+fn split_matrix_vector() -> bool {
+    static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INTEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // CPUID leaf 0 names the vendor in EBX, EDX, ECX: "Genu", "ineI", "ntel".
+            let leaf = std::arch::x86_64::__cpuid(0);
+            [leaf.ebx, leaf.edx, leaf.ecx] == [*b"Genu", *b"ineI", *b"ntel"].map(u32::from_le_bytes)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
 }
 
 /// [`multiply_serial`] on one core, or split between the two when the work is large enough.
@@ -502,15 +555,25 @@ mod tests {
         let split = product_with::<Portable>(Operand::of(&a), Operand::of(&b), &initial, false);
         let whole = product_with::<Portable>(Operand::of(&a), Operand::of(&b), &initial, true);
         assert_eq!(split, whole);
-        // Column 0 alone takes the matrix-vector path.
+        // Column 0 alone takes the matrix-vector path, on one core and on both (300·513 entries
+        // are enough to split).
+        const { assert!(300 * 513 >= MATRIX_VECTOR_PARALLEL_MIN_ENTRIES) };
         let column = b.columns(0, 1);
-        let single = product_with::<Portable>(
-            Operand::of(&a),
-            Operand::of(&column),
-            &initial.columns(0, 1).into(),
-            false,
-        );
-        assert_eq!(single, split.columns(0, 1));
+        for split_rows in [false, true] {
+            let mut single: DMatrix<f32> = initial.columns(0, 1).into();
+            let target = Target { pointer: single.as_mut_ptr(), row_stride: 1, column_stride: 300 };
+            // SAFETY: `single` is a column of 300 rows, apart from `a` and `column`.
+            unsafe {
+                matrix_vector_on_cores::<Portable>(
+                    target,
+                    Operand::of(&a),
+                    Operand::of(&column),
+                    true,
+                    split_rows,
+                )
+            };
+            assert_eq!(single, split.columns(0, 1), "split: {split_rows}");
+        }
     }
 
     #[test]
