@@ -112,6 +112,8 @@ fn layers(c: &mut Criterion) {
     // The cnn's two poolings (`mnist_mlp --arch cnn`).
     layer(c, "maxpool_32x24x24", MaxPool2d::<32, 2, 2, 24, 24, { 32 * 24 * 24 }, { 32 * 12 * 12 }>::new());
     layer(c, "maxpool_64x8x8", MaxPool2d::<64, 2, 2, 8, 8, { 64 * 8 * 8 }, { 64 * 4 * 4 }>::new());
+    // The resnet's first block's convolutions (`mnist_mlp --arch resnet`), the largest of its step.
+    layer(c, "conv_16x28x28_3x3", Conv2d::<16, 16, 3, 1, 1, 28, 28, { 16 * 784 }, { 16 * 784 }>::new(rng));
 }
 
 criterion_group!(benches, training_steps, resnet_training_step, inference, layers);

@@ -67,6 +67,10 @@ fn convolution_with_stride_and_padding() {
     // padding for some kernel entries.
     let layer = Conv2d::<2, 3, 2, 3, 2, 4, 5, 40, 27>::new(&mut StdRng::seed_from_u64(22));
     assert_passed("Conv2d stride 3", check_layer(&layer, &random_batch::<40>(3, 23), Mode::Train, check));
+    // Stride 1 with padding on a 3×10 image: output rows of 10, longer than the 8 entries the
+    // input gradient adds at a time, with 2 left over.
+    let layer = Conv2d::<1, 2, 3, 1, 1, 3, 10, 30, 60>::new(&mut StdRng::seed_from_u64(24));
+    assert_passed("Conv2d rows of 10", check_layer(&layer, &random_batch::<30>(2, 25), Mode::Train, check));
 }
 
 #[test]
