@@ -272,11 +272,15 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
                 let channel = index % CHANNELS;
                 let scale = gamma[channel] * inverse_std[channel];
                 let (sum, sum_product) = (sums[channel], sum_products[channel]);
-                for ((dx, &g), &x_hat) in dx.iter_mut().zip(g).zip(x_hat) {
-                    *dx = match mode {
-                        Mode::Train => scale / count * (count * g - sum - x_hat * sum_product),
-                        Mode::Eval => scale * g,
-                    };
+                // The mode is matched once a plane, not once an entry: inside the loop it was
+                // read from memory at every entry, which kept the loop from vector registers
+                // (4.6% of a resnet training step; perf, Intel Xeon model 106).
+                let entries = dx.iter_mut().zip(g).zip(x_hat);
+                match mode {
+                    Mode::Train => entries.for_each(|((dx, &g), &x_hat)| {
+                        *dx = scale / count * (count * g - sum - x_hat * sum_product);
+                    }),
+                    Mode::Eval => entries.for_each(|((dx, &g), _)| *dx = scale * g),
                 }
             }
         });
