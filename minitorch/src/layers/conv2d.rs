@@ -14,7 +14,9 @@
 //! of every sample), and `Y = W·X` with `W` as a `C_out × C_in·K·K` matrix. `X` is stored
 //! transposed, one output position after another for each patch entry `(i, u, v)`: with stride 1
 //! a row of the output then reads a run of a whole input row, where a patch stored whole would
-//! read `K` numbers at a time. The batch is split in two halves, one per core, and each half
+//! read `K` numbers at a time. Each sample is first staged: padded, and for a 3×3 kernel with a
+//! stride its columns split by stride phase, so that a run is adjacent there too
+//! (the constant `PHASES` says when). The batch is split in two halves, one per core, and each half
 //! into tiles of a few samples whose `X` stays in the core's cache between being written and
 //! being multiplied; backward rebuilds each tile's `X` rather than keeping the whole batch's (for
 //! the MNIST CNN's second layer, 13 MB a batch).
@@ -101,6 +103,21 @@ impl<
     /// Height and width of the input with its padding.
     const PADDED_HEIGHT: usize = HEIGHT + 2 * PADDING;
     const PADDED_WIDTH: usize = WIDTH + 2 * PADDING;
+    /// A run of `OUT_WIDTH` outputs reads padded columns `v, v + STRIDE, …`. With a stride, a
+    /// staged row holds the padded row's columns by phase, those `≡ 0 (mod STRIDE)` first, then
+    /// those `≡ 1`, and so on, each `PHASE_WIDTH` long: a run is then adjacent, and gathering it
+    /// one copy, col2im one vector addition. Staging by phase copies the whole image, so it is
+    /// done when the patches read more numbers than the image holds (a 3×3 kernel with stride 2),
+    /// not for a 1×1 kernel with stride 2, which reads a quarter of it where it lies.
+    const PHASES: usize =
+        if KERNEL * KERNEL * Self::OUT_HEIGHT * Self::OUT_WIDTH >= HEIGHT * WIDTH { STRIDE } else { 1 };
+    /// Whether a sample is copied into a staged image, with its padding and its phases, rather
+    /// than read where it lies.
+    const STAGED: bool = PADDING > 0 || Self::PHASES > 1;
+    const PHASE_WIDTH: usize = Self::PADDED_WIDTH.div_ceil(Self::PHASES);
+    const STAGED_WIDTH: usize = Self::PHASES * Self::PHASE_WIDTH;
+    /// How far apart a run's numbers are in a staged row: 1 when staged by phase.
+    const RUN_STEP: usize = STRIDE / Self::PHASES;
     /// Numbers in one patch: `C_in·K·K`.
     const PATCH: usize = IN_CHANNELS * KERNEL * KERNEL;
     /// PyTorch's shape of the weight.
@@ -150,84 +167,98 @@ impl<
     /// so once the batch size is stable nothing is allocated.
     fn prepare(workspace: &mut Workspace, samples: usize) {
         let columns = samples.min(Self::TILE) * Self::POSITIONS;
-        let padded = if PADDING == 0 { 0 } else { IN_CHANNELS * Self::PADDED_HEIGHT * Self::PADDED_WIDTH };
+        let staged = if Self::STAGED { IN_CHANNELS * Self::PADDED_HEIGHT * Self::STAGED_WIDTH } else { 0 };
         if workspace.patches.nrows() < columns || workspace.weight_gradient.ncols() != Self::PATCH {
             workspace.patches = DMatrix::zeros(columns, Self::PATCH);
             workspace.patch_gradient = DMatrix::zeros(columns, Self::PATCH);
             workspace.product = DMatrix::zeros(columns, OUT_CHANNELS);
             workspace.weight_gradient = DMatrix::zeros(OUT_CHANNELS, Self::PATCH);
         }
-        if workspace.padded_image.len() != padded {
-            workspace.padded_image = vec![0.0; padded];
-            workspace.padded_gradient = vec![0.0; padded];
+        if workspace.staged_image.len() != staged {
+            workspace.staged_image = vec![0.0; staged];
+            workspace.staged_gradient = vec![0.0; staged];
         }
     }
 
     /// Writes `Xᵀ` of the samples in `images` (one after another) into the first rows of
-    /// `patches` (im2col). Each run of `Xᵀ` (one patch entry, one output row) reads one row of
-    /// the padded image: `OUT_WIDTH` numbers `STRIDE` apart, a copy of fixed length.
-    fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>, padded_image: &mut [f32]) {
+    /// `patches` (im2col). Each run of `Xᵀ` (one patch entry, one output row) is `OUT_WIDTH`
+    /// adjacent numbers of the staged image, a copy of fixed length.
+    fn gather_patches(images: &[f32], patches: &mut DMatrix<f32>, staged_image: &mut [f32]) {
         let rows = patches.nrows();
         for (sample, image) in images.chunks_exact(IN).enumerate() {
-            let padded = Self::pad(image, padded_image);
+            let staged = Self::stage(image, staged_image);
             for (entry, column) in patches.as_mut_slice().chunks_exact_mut(rows).enumerate() {
                 let positions = &mut column[sample * Self::POSITIONS..][..Self::POSITIONS];
                 for (y, run) in positions.chunks_exact_mut(Self::OUT_WIDTH).enumerate() {
-                    let source = &padded[Self::run_start(entry, y)..];
-                    if STRIDE == 1 {
+                    let source = &staged[Self::run_start(entry, y)..];
+                    if Self::RUN_STEP == 1 {
                         run.copy_from_slice(&source[..Self::OUT_WIDTH]);
                     } else {
-                        run.iter_mut().zip(source.iter().step_by(STRIDE)).for_each(|(x, &value)| *x = value);
+                        let source = source.iter().step_by(Self::RUN_STEP);
+                        run.iter_mut().zip(source).for_each(|(x, &value)| *x = value);
                     }
                 }
             }
         }
     }
 
-    /// `image` with `PADDING` zeros around each channel, written into `padded` (whose border is
-    /// never written, so stays zero); `image` itself when there is no padding.
-    fn pad<'a>(image: &'a [f32], padded: &'a mut [f32]) -> &'a [f32] {
-        if PADDING == 0 {
+    /// `image` staged into `staged` (see [`Self::PHASES`]): with `PADDING` zeros around each
+    /// channel, which are never written and so stay zero, and its columns by phase; `image`
+    /// itself when it needs neither.
+    fn stage<'a>(image: &'a [f32], staged: &'a mut [f32]) -> &'a [f32] {
+        if !Self::STAGED {
             return image;
         }
-        let channels = padded.chunks_exact_mut(Self::PADDED_HEIGHT * Self::PADDED_WIDTH);
-        for (padded, channel) in channels.zip(image.chunks_exact(HEIGHT * WIDTH)) {
-            let rows = padded[PADDING * Self::PADDED_WIDTH..].chunks_exact_mut(Self::PADDED_WIDTH);
-            for (padded, row) in rows.zip(channel.chunks_exact(WIDTH)) {
-                padded[PADDING..PADDING + WIDTH].copy_from_slice(row);
+        let channels = staged.chunks_exact_mut(Self::PADDED_HEIGHT * Self::STAGED_WIDTH);
+        for (staged, channel) in channels.zip(image.chunks_exact(HEIGHT * WIDTH)) {
+            let rows = staged[PADDING * Self::STAGED_WIDTH..].chunks_exact_mut(Self::STAGED_WIDTH);
+            for (staged, row) in rows.zip(channel.chunks_exact(WIDTH)) {
+                if Self::PHASES == 1 {
+                    staged[PADDING..PADDING + WIDTH].copy_from_slice(row);
+                } else {
+                    for (column, &value) in (PADDING..).zip(row) {
+                        staged[Self::staged_column(column)] = value;
+                    }
+                }
             }
         }
-        padded
+        staged
+    }
+
+    /// Where padded column `column` is in a staged row.
+    fn staged_column(column: usize) -> usize {
+        column % Self::PHASES * Self::PHASE_WIDTH + column / Self::PHASES
     }
 
     /// col2im for one sample: adds each entry of `(∂L/∂X)ᵀ`'s runs to the position of the
-    /// padded image it came from, in `padded_gradient`, which must start at zero.
+    /// staged image it came from, in `staged_gradient`, which must start at zero.
     ///
     /// The patch entries `(i, u, v)` are visited from the last kernel row and column to the
     /// first, and the output rows in reading order: each input position receives its gradients
     /// in the order it did when each patch was stored whole, so the sums, and the training run
     /// of a seed, are the same bits.
-    fn scatter_patch_gradients(patch_gradient: &DMatrix<f32>, sample: usize, padded_gradient: &mut [f32]) {
+    fn scatter_patch_gradients(patch_gradient: &DMatrix<f32>, sample: usize, staged_gradient: &mut [f32]) {
         let rows = patch_gradient.nrows();
         for (entry, column) in patch_gradient.as_slice().chunks_exact(rows).enumerate().rev() {
             let positions = &column[sample * Self::POSITIONS..][..Self::POSITIONS];
             for (y, run) in positions.chunks_exact(Self::OUT_WIDTH).enumerate() {
-                let target = &mut padded_gradient[Self::run_start(entry, y)..];
-                if STRIDE == 1 {
+                let target = &mut staged_gradient[Self::run_start(entry, y)..];
+                if Self::RUN_STEP == 1 {
                     add_run(&mut target[..Self::OUT_WIDTH], run);
                 } else {
-                    target.iter_mut().step_by(STRIDE).zip(run).for_each(|(x, &g)| *x += g);
+                    target.iter_mut().step_by(Self::RUN_STEP).zip(run).for_each(|(x, &g)| *x += g);
                 }
             }
         }
     }
 
-    /// Where, in the padded image of one sample, the run of patch entry `entry` for output row
-    /// `y` starts.
+    /// Where, in the staged image of one sample, the run of patch entry `entry` for output row
+    /// `y` starts: padded row `y·STRIDE + u`, padded column `v`.
     fn run_start(entry: usize, y: usize) -> usize {
         let (channel, kernel_row, kernel_column) =
             (entry / (KERNEL * KERNEL), entry / KERNEL % KERNEL, entry % KERNEL);
-        (channel * Self::PADDED_HEIGHT + y * STRIDE + kernel_row) * Self::PADDED_WIDTH + kernel_column
+        (channel * Self::PADDED_HEIGHT + y * STRIDE + kernel_row) * Self::STAGED_WIDTH
+            + Self::staged_column(kernel_column)
     }
 
     /// Forward for the samples of `inputs` into `outputs`, tile by tile, on the current thread.
@@ -241,7 +272,7 @@ impl<
         let stride = workspace.product.nrows();
         for (images, outputs) in inputs.chunks(Self::TILE * IN).zip(outputs.chunks_mut(Self::TILE * OUT)) {
             let positions = images.len() / IN * Self::POSITIONS;
-            Self::gather_patches(images, &mut workspace.patches, &mut workspace.padded_image);
+            Self::gather_patches(images, &mut workspace.patches, &mut workspace.staged_image);
             // Yᵀ = Xᵀ·Wᵀ: one row per output position of the tile's samples, one column per channel.
             let patches = workspace.patches.rows(0, positions);
             let mut product = workspace.product.rows_mut(0, positions);
@@ -275,7 +306,7 @@ impl<
         let tiles = inputs.chunks(Self::TILE * IN).zip(gradients.chunks(Self::TILE * OUT));
         for (tile, (images, gradients)) in tiles.enumerate() {
             let positions = images.len() / IN * Self::POSITIONS;
-            Self::gather_patches(images, &mut workspace.patches, &mut workspace.padded_image);
+            Self::gather_patches(images, &mut workspace.patches, &mut workspace.staged_image);
             // Gᵀ in the layout of Yᵀ.
             let product = workspace.product.as_mut_slice();
             for (sample, gradients) in gradients.chunks_exact(OUT).enumerate() {
@@ -299,26 +330,32 @@ impl<
             gemm(&mut patch_gradient, Operand::of(&product), Operand::of(weight), false);
             let images = &mut input_gradients[tile * Self::TILE * IN..][..images.len()];
             for (sample, image) in images.chunks_exact_mut(IN).enumerate() {
-                if PADDING == 0 {
+                if Self::STAGED {
+                    let staged = &mut workspace.staged_gradient;
+                    staged.fill(0.0);
+                    Self::scatter_patch_gradients(&workspace.patch_gradient, sample, staged);
+                    Self::unstage(staged, image);
+                } else {
                     image.fill(0.0);
                     Self::scatter_patch_gradients(&workspace.patch_gradient, sample, image);
-                } else {
-                    let padded = &mut workspace.padded_gradient;
-                    padded.fill(0.0);
-                    Self::scatter_patch_gradients(&workspace.patch_gradient, sample, padded);
-                    Self::unpad(padded, image);
                 }
             }
         }
     }
 
-    /// Copies the inside of a padded image into `image`.
-    fn unpad(padded: &[f32], image: &mut [f32]) {
-        let channels = padded.chunks_exact(Self::PADDED_HEIGHT * Self::PADDED_WIDTH);
-        for (padded, channel) in channels.zip(image.chunks_exact_mut(HEIGHT * WIDTH)) {
-            let rows = padded[PADDING * Self::PADDED_WIDTH..].chunks_exact(Self::PADDED_WIDTH);
-            for (padded, row) in rows.zip(channel.chunks_exact_mut(WIDTH)) {
-                row.copy_from_slice(&padded[PADDING..PADDING + WIDTH]);
+    /// Copies the inside of a staged image into `image`, [`Self::stage`] undone.
+    fn unstage(staged: &[f32], image: &mut [f32]) {
+        let channels = staged.chunks_exact(Self::PADDED_HEIGHT * Self::STAGED_WIDTH);
+        for (staged, channel) in channels.zip(image.chunks_exact_mut(HEIGHT * WIDTH)) {
+            let rows = staged[PADDING * Self::STAGED_WIDTH..].chunks_exact(Self::STAGED_WIDTH);
+            for (staged, row) in rows.zip(channel.chunks_exact_mut(WIDTH)) {
+                if Self::PHASES == 1 {
+                    row.copy_from_slice(&staged[PADDING..PADDING + WIDTH]);
+                } else {
+                    for (column, value) in (PADDING..).zip(row) {
+                        *value = staged[Self::staged_column(column)];
+                    }
+                }
             }
         }
     }
@@ -452,10 +489,11 @@ struct Workspace {
     weight_gradient: DMatrix<f32>,
     /// This core's part of `∂L/∂b`, summed while `G` is gathered.
     bias_gradient: Vec<f32>,
-    /// One sample's input with its zero border (empty without padding).
-    padded_image: Vec<f32>,
-    /// One sample's `∂L/∂X` with its border, summed by col2im (empty without padding).
-    padded_gradient: Vec<f32>,
+    /// One sample's input, staged: with its zero border and its columns by phase (empty when
+    /// the layer reads images where they lie).
+    staged_image: Vec<f32>,
+    /// One sample's `∂L/∂X`, staged the same way, summed by col2im.
+    staged_gradient: Vec<f32>,
 }
 
 /// A copy starts with empty buffers: they hold nothing between a layer's calls that a copy
@@ -475,8 +513,8 @@ impl Default for Workspace {
             patch_gradient: empty(),
             weight_gradient: empty(),
             bias_gradient: Vec::new(),
-            padded_image: Vec::new(),
-            padded_gradient: Vec::new(),
+            staged_image: Vec::new(),
+            staged_gradient: Vec::new(),
         }
     }
 }
