@@ -72,7 +72,7 @@ fn convolution_with_stride_and_padding() {
     let layer = Conv2d::<1, 2, 3, 1, 1, 3, 10, 30, 60>::new(&mut StdRng::seed_from_u64(24));
     assert_passed("Conv2d rows of 10", check_layer(&layer, &random_batch::<30>(2, 25), Mode::Train, check));
     // 1×1 kernels with stride 2 read the image where it lies, or padded but not split by phase
-    // (the 3×3 kernels with a stride above are).
+    // (the kernels with a stride above are).
     let layer = Conv2d::<2, 3, 1, 2, 0, 5, 6, 60, 27>::new(&mut StdRng::seed_from_u64(26));
     assert_passed("Conv2d 1×1 stride 2", check_layer(&layer, &random_batch::<60>(2, 27), Mode::Train, check));
     let layer = Conv2d::<2, 3, 1, 2, 1, 5, 6, 60, 48>::new(&mut StdRng::seed_from_u64(28));
