@@ -30,6 +30,8 @@ use std::marker::PhantomData;
 
 use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut};
 
+use crate::parallel::join;
+
 #[cfg(target_arch = "x86_64")]
 use kernels::{Avx2, Avx512};
 use kernels::{DEPTH_BLOCK, InstructionSet, Panel, Portable, depth_blocks};
@@ -216,7 +218,7 @@ unsafe fn matrix_vector_on_cores<I: InstructionSet>(
     let (top, bottom) = (a.block(0, 0, half, a.columns), a.block(half, 0, a.rows - half, a.columns));
     let lower = Target { pointer: target.at(half, 0), ..target };
     // The two halves write disjoint rows of `target`; `join` returns when both are done.
-    rayon::join(move || run(target, top, b), move || run(lower, bottom, b));
+    join(move || run(target, top, b), move || run(lower, bottom, b));
 }
 
 /// Whether this CPU splits large matrix-vector products between its cores.
@@ -271,7 +273,7 @@ unsafe fn multiply_on_cores<I: InstructionSet>(
     let run = move |(target, a, b): (Target, Operand<'_>, Operand<'_>)| unsafe {
         multiply_serial::<I>(target, a, b, accumulate)
     };
-    rayon::join(move || run(first), move || run(second));
+    join(move || run(first), move || run(second));
 }
 
 thread_local! {

@@ -41,6 +41,7 @@ use rand::{Rng, RngExt};
 
 use crate::gemm::{Operand, gemm};
 use crate::matrix::{resize_batch, sum_by_lanes};
+use crate::parallel::join;
 use crate::{Batch, Layer, Mode, Param, Parameters};
 
 /// A convolution from `IN_CHANNELS` to `OUT_CHANNELS` channels with a `KERNEL × KERNEL` kernel,
@@ -382,7 +383,7 @@ impl<
         };
         let [first, second] = &mut self.workspaces;
         let weight = &self.weight.value;
-        rayon::join(
+        join(
             || Self::backward_samples(inputs.0, gradients.0, input_gradients.0, weight, first),
             || Self::backward_samples(inputs.1, gradients.1, input_gradients.1, weight, second),
         );
@@ -435,7 +436,7 @@ impl<
         let outputs = output.as_mut_slice().split_at_mut(half * OUT);
         let [first, second] = &mut self.workspaces;
         let parameters = (&self.weight.value, &self.bias.value);
-        rayon::join(
+        join(
             || Self::forward_samples(inputs.0, outputs.0, parameters, first),
             || Self::forward_samples(inputs.1, outputs.1, parameters, second),
         );

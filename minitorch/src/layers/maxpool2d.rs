@@ -20,6 +20,7 @@
 use std::fmt;
 
 use crate::matrix::resize_batch;
+use crate::parallel::join;
 use crate::{Batch, Layer, Mode, Parameters};
 
 /// Windows compared at once. The default x86-64 build compares them as four 4-lane SSE vectors
@@ -199,10 +200,7 @@ impl<
         let inputs = input.as_slice().split_at(half * IN);
         let outputs = output.as_mut_slice().split_at_mut(half * OUT);
         let chosen = self.chosen.split_at_mut(half * OUT);
-        rayon::join(
-            || Self::pool(inputs.0, outputs.0, chosen.0),
-            || Self::pool(inputs.1, outputs.1, chosen.1),
-        );
+        join(|| Self::pool(inputs.0, outputs.0, chosen.0), || Self::pool(inputs.1, outputs.1, chosen.1));
     }
 
     fn backward(
@@ -218,7 +216,7 @@ impl<
         let gradients = grad_output.as_slice().split_at(half * OUT);
         let chosen = self.chosen.split_at(half * OUT);
         let targets = grad_input.as_mut_slice().split_at_mut(half * IN);
-        rayon::join(
+        join(
             || Self::route_back(gradients.0, chosen.0, targets.0),
             || Self::route_back(gradients.1, chosen.1, targets.1),
         );

@@ -14,6 +14,7 @@ pub use sgd::{Sgd, SgdConfig};
 
 use std::fmt;
 
+use crate::parallel::join;
 use crate::{Error, Parameters};
 
 /// An optimiser and its settings, chosen at run time: what a run's settings keep, and what
@@ -251,5 +252,5 @@ pub(crate) fn update_entries<const K: usize>(
     });
     let first = std::array::from_fn(|index| halves[index].0.take().expect("taken once"));
     let second = std::array::from_fn(|index| halves[index].1.take().expect("taken once"));
-    rayon::join(|| update(values.0, gradients.0, first), || update(values.1, gradients.1, second));
+    join(|| update(values.0, gradients.0, first), || update(values.1, gradients.1, second));
 }
