@@ -78,7 +78,7 @@ fn parameter_shape(p: &Parameter<'_>) -> Vec<usize> {
 }
 
 /// Every tensor of `model`, by PyTorch name, in PyTorch's layout.
-fn state_dict(model: &mut (impl Parameters + ?Sized)) -> BTreeMap<String, Tensor> {
+fn state_dict(model: &mut dyn Parameters) -> BTreeMap<String, Tensor> {
     let mut tensors = BTreeMap::new();
     model.visit_parameters(&mut |p| {
         // Ours is column-major `rows × columns`; PyTorch's is row-major: walk rows first.
@@ -115,7 +115,7 @@ fn checkpoint_error(location: &str, problem: impl Into<String>) -> Error {
 ///
 /// # Errors
 /// Only if a tensor's bytes do not fit its shape (they always do for `net!` models).
-pub fn to_bytes(model: &mut impl Parameters) -> Result<Vec<u8>, Error> {
+pub fn to_bytes(model: &mut dyn Parameters) -> Result<Vec<u8>, Error> {
     let tensors = state_dict(model);
     serialize_tensors(&tensors, &[]).map_err(|e| checkpoint_error("safetensors bytes", e.to_string()))
 }
@@ -125,7 +125,7 @@ pub fn to_bytes(model: &mut impl Parameters) -> Result<Vec<u8>, Error> {
 ///
 /// # Errors
 /// [`Error::Write`] naming the file.
-pub fn save(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
+pub fn save(model: &mut dyn Parameters, path: &Path) -> Result<(), Error> {
     write_file(&state_dict(model), &[], path)
 }
 
@@ -175,7 +175,7 @@ fn serialize_tensors(
 /// # Errors
 /// [`Error::Checkpoint`] naming the file: unreadable, not safetensors, or with tensors missing,
 /// extra, or of another shape or dtype than the model's (each named with both shapes).
-pub fn load(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
+pub fn load(model: &mut dyn Parameters, path: &Path) -> Result<(), Error> {
     let location = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| checkpoint_error(&location, format!("cannot read: {e}")))?;
     load_from(model, &bytes, &location)
@@ -185,11 +185,11 @@ pub fn load(model: &mut impl Parameters, path: &Path) -> Result<(), Error> {
 ///
 /// # Errors
 /// As [`load`].
-pub fn load_bytes(model: &mut impl Parameters, bytes: &[u8]) -> Result<(), Error> {
+pub fn load_bytes(model: &mut dyn Parameters, bytes: &[u8]) -> Result<(), Error> {
     load_from(model, bytes, "safetensors bytes")
 }
 
-fn load_from(model: &mut (impl Parameters + ?Sized), bytes: &[u8], location: &str) -> Result<(), Error> {
+fn load_from(model: &mut dyn Parameters, bytes: &[u8], location: &str) -> Result<(), Error> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| checkpoint_error(location, format!("not a valid safetensors file: {e}")))?;
     let problems = problems(&file, &state_dict(model));
@@ -257,7 +257,7 @@ fn scalar(file: &SafeTensors<'_>, name: &str) -> [u8; 8] {
 }
 
 /// Copies the model's tensors, checked before, from `file`, where their names start with `prefix`.
-fn copy_model_tensors(file: &SafeTensors<'_>, model: &mut (impl Parameters + ?Sized), prefix: &str) {
+fn copy_model_tensors(file: &SafeTensors<'_>, model: &mut dyn Parameters, prefix: &str) {
     model.visit_parameters(&mut |p| {
         let values = f32s(file, &format!("{prefix}{}", p.full_name()));
         for r in 0..p.rows {
@@ -282,7 +282,7 @@ fn scalar_tensor(dtype: Dtype, bytes: [u8; 8]) -> Tensor {
 /// The tensors of a training state, with the optimiser's tensors taken from `state` (those of
 /// the parameters' shapes, empty before the first step).
 fn training_tensors(
-    model: &mut (impl Parameters + ?Sized),
+    model: &mut dyn Parameters,
     names: &[&str],
     state: &OptimizerState,
     epoch: usize,
@@ -320,7 +320,7 @@ fn training_tensors(
 /// [`Error::Write`] naming the file.
 pub fn save_training_state<O: Optimizer + ?Sized>(
     path: &Path,
-    model: &mut (impl Parameters + ?Sized),
+    model: &mut dyn Parameters,
     optimizer: &O,
     epoch: usize,
 ) -> Result<(), Error> {
@@ -350,7 +350,7 @@ pub fn save_training_state<O: Optimizer + ?Sized>(
 /// optimiser's (each named with both shapes).
 pub fn load_training_state<O: Optimizer + ?Sized>(
     path: &Path,
-    model: &mut (impl Parameters + ?Sized),
+    model: &mut dyn Parameters,
     optimizer: &mut O,
 ) -> Result<usize, Error> {
     let location = path.display().to_string();
