@@ -11,7 +11,7 @@
 //! | instruction set | tile | accumulators |
 //! |---|---|---|
 //! | [`Avx512`]: AVX-512F and FMA | 48 × 8 | 24 of 32 zmm registers |
-//! | [`Avx2`]: AVX2 and FMA | 24 × 4 | 12 of 16 ymm registers |
+//! | [`Avx2`]: AVX2 and FMA | 16 × 6 | 12 of 16 ymm registers |
 //! | [`Portable`]: the build's own | 8 × 4 | – |
 //!
 //! Every entry of a product is summed the same way whatever the instruction set, tile or
@@ -260,15 +260,18 @@ impl InstructionSet for Avx512 {
     #[target_feature(enable = "avx512f,fma")]
     unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, height: usize) {
         // SAFETY: as the caller promised.
-        unsafe { pack_panels(destination, block, height) }
+        unsafe { pack_panels::<{ Self::MR }, { Self::NR }>(destination, block, height) }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl InstructionSet for Avx2 {
     const LANES: usize = 8;
-    const MR: usize = 24;
-    const NR: usize = 4;
+    // Not 24 × 4, which has as many sums but needs a third register for `A`: with all 16 in
+    // use the compiler kept one sum on the stack, and the product ran at 33 GFLOP/s on one
+    // core of the AMD EPYC (PyTorch's 78; `docs/performance.md`, "Kernels per CPU").
+    const MR: usize = 16;
+    const NR: usize = 6;
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile(
@@ -281,14 +284,12 @@ impl InstructionSet for Avx2 {
         add_to_c: bool,
     ) {
         let adjacent_b = b.lane_stride == 1;
-        // SAFETY (all six): as the caller promised.
+        // SAFETY (all four): as the caller promised.
         match (row_vectors, adjacent_b) {
             (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, c, column_stride, add_to_c) },
             (1, false) => unsafe { avx2_tile::<1, false>(depth, a, b, c, column_stride, add_to_c) },
-            (2, true) => unsafe { avx2_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
-            (2, false) => unsafe { avx2_tile::<2, false>(depth, a, b, c, column_stride, add_to_c) },
-            (_, true) => unsafe { avx2_tile::<3, true>(depth, a, b, c, column_stride, add_to_c) },
-            (_, false) => unsafe { avx2_tile::<3, false>(depth, a, b, c, column_stride, add_to_c) },
+            (_, true) => unsafe { avx2_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
+            (_, false) => unsafe { avx2_tile::<2, false>(depth, a, b, c, column_stride, add_to_c) },
         }
     }
 
@@ -308,7 +309,7 @@ impl InstructionSet for Avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, height: usize) {
         // SAFETY: as the caller promised.
-        unsafe { pack_panels(destination, block, height) }
+        unsafe { pack_panels::<{ Self::MR }, { Self::NR }>(destination, block, height) }
     }
 }
 
@@ -344,7 +345,7 @@ impl InstructionSet for Portable {
 
     unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, height: usize) {
         // SAFETY: as the caller promised.
-        unsafe { pack_panels(destination, block, height) }
+        unsafe { pack_panels::<{ Self::MR }, { Self::NR }>(destination, block, height) }
     }
 }
 
@@ -395,10 +396,10 @@ unsafe fn avx512_tile<const V: usize, const ADJACENT_B: bool>(
     }
 }
 
-/// [`avx512_tile`] for AVX2: `V` vectors of 8 rows × 4 columns.
+/// [`avx512_tile`] for AVX2: `V` vectors of 8 rows × 6 columns.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; as [`tile`] with `MR = 8·V`, `NR = 4`, and the rows of a step of
+/// The CPU has AVX2 and FMA; as [`tile`] with `MR = 8·V`, `NR = 6`, and the rows of a step of
 /// `a` adjacent.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
@@ -416,13 +417,13 @@ unsafe fn avx2_tile<const V: usize, const ADJACENT_B: bool>(
     debug_assert_eq!(a.lane_stride, 1, "the rows of a panel of A are adjacent");
     // As in `avx512_tile`.
     let b = if ADJACENT_B { Panel { lane_stride: 1, ..b } } else { b };
-    let mut sums: [[__m256; V]; 4] = [[_mm256_setzero_ps(); V]; 4];
+    let mut sums: [[__m256; V]; 6] = [[_mm256_setzero_ps(); V]; 6];
     for p in 0..depth {
         // SAFETY: each load reads 8 of the step's adjacent rows.
         let a_vectors: [__m256; V] =
             std::array::from_fn(|v| unsafe { _mm256_loadu_ps(a.step(p).add(8 * v)) });
         for (j, column_sums) in sums.iter_mut().enumerate() {
-            // SAFETY: `p < depth`, `j < 4`, as the caller promised.
+            // SAFETY: `p < depth`, `j < 6`, as the caller promised.
             let b_vector = _mm256_set1_ps(unsafe { b.get(p, j) });
             for (sum, &a_vector) in column_sums.iter_mut().zip(&a_vectors) {
                 *sum = _mm256_fmadd_ps(a_vector, b_vector, *sum);
@@ -431,7 +432,7 @@ unsafe fn avx2_tile<const V: usize, const ADJACENT_B: bool>(
     }
     for (j, column_sums) in sums.iter().enumerate() {
         for (v, &sum) in column_sums.iter().enumerate() {
-            // SAFETY: the caller promised an `8·V × 4` tile at `c` with this column stride.
+            // SAFETY: the caller promised an `8·V × 6` tile at `c` with this column stride.
             unsafe {
                 let c = c.add(j * column_stride + v * 8);
                 _mm256_storeu_ps(c, if add_to_c { _mm256_add_ps(_mm256_loadu_ps(c), sum) } else { sum });

@@ -7,27 +7,57 @@
 
 use super::Operand;
 
-/// Copies `block` (`rows × depth`) into `destination`, panel after panel of `height` rows.
+/// Copies `block` (`rows × depth`) into `destination`, panel after panel of `height` rows, where
+/// `height` is an instruction set's tile height `MR` or width `NR`.
+///
+/// Each height gets its own copy of the loop, whose whole steps are copies of a length known
+/// when compiling, so they compile to a few vector moves. With one loop for every height the
+/// steps' lengths were known only at run time, and each step became a call to `memcpy`: 15% of
+/// a batch-64 inference (perf, Intel Xeon model 106) and 17% of a one-core 2048³ product (perf,
+/// AMD EPYC family 25 model 1, `RAYON_NUM_THREADS=1 cargo run --release --example latency`),
+/// where the compiler had merged the steps of a `match` on the length back into one call.
 ///
 /// # Safety
 /// `block` describes live memory.
 ///
 /// # Panics
-/// If `destination` holds fewer than `rows.div_ceil(height)·height·depth` floats.
+/// If `height` is neither `MR` nor `NR`, or `destination` holds fewer than
+/// `rows.div_ceil(height)·height·depth` floats.
 #[inline(always)]
-pub(super) unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, height: usize) {
+pub(super) unsafe fn pack_panels<const MR: usize, const NR: usize>(
+    destination: &mut [f32],
+    block: Operand<'_>,
+    height: usize,
+) {
+    assert!(height == MR || height == NR, "a panel is a tile high or a tile wide");
+    // SAFETY (both): as the caller promised.
+    if height == MR {
+        unsafe { pack_panels_of_height::<MR>(destination, block) }
+    } else {
+        unsafe { pack_panels_of_height::<NR>(destination, block) }
+    }
+}
+
+/// [`pack_panels`] with `HEIGHT` rows to a panel.
+///
+/// # Safety
+/// As [`pack_panels`].
+#[inline(always)]
+unsafe fn pack_panels_of_height<const HEIGHT: usize>(destination: &mut [f32], block: Operand<'_>) {
     let depth = block.columns;
-    let panels = destination[..block.rows.div_ceil(height) * height * depth].chunks_exact_mut(height * depth);
+    let panels = destination[..block.rows.div_ceil(HEIGHT) * HEIGHT * depth].chunks_exact_mut(HEIGHT * depth);
     for (index, panel) in panels.enumerate() {
-        let first_row = index * height;
-        let rows = height.min(block.rows - first_row);
+        let first_row = index * HEIGHT;
+        let rows = HEIGHT.min(block.rows - first_row);
         if block.row_stride == 1 {
             // Each depth step's entries are adjacent in the source: copy them as a run.
-            for (p, step) in panel.chunks_exact_mut(height).enumerate() {
+            for (p, step) in panel.chunks_exact_mut(HEIGHT).enumerate() {
                 // SAFETY: rows `first_row..first_row + rows` of column `p` are in the block.
                 let source = unsafe { std::slice::from_raw_parts(block.at(first_row, p), rows) };
-                if rows == height {
-                    copy_step(step, source);
+                if let (Ok(step), Ok(source)) =
+                    (<&mut [f32; HEIGHT]>::try_from(&mut *step), <&[f32; HEIGHT]>::try_from(source))
+                {
+                    *step = *source;
                 } else {
                     step[..rows].copy_from_slice(source);
                     step[rows..].fill(0.0);
@@ -38,7 +68,7 @@ pub(super) unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, he
             // go front to back through the panel: by rows, each write landed on its own cache
             // line and the pack took 7.6% of a resnet step (perf, Intel Xeon model 106); the
             // reads, a few rows side by side, stay in the L1 cache from one step to the next.
-            for (p, step) in panel.chunks_exact_mut(height).enumerate() {
+            for (p, step) in panel.chunks_exact_mut(HEIGHT).enumerate() {
                 for (i, entry) in step[..rows].iter_mut().enumerate() {
                     // SAFETY: row `first_row + i` and column `p < depth` are in the block.
                     *entry = unsafe { *block.at(first_row + i, p) };
@@ -46,24 +76,5 @@ pub(super) unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, he
                 step[rows..].fill(0.0);
             }
         }
-    }
-}
-
-/// `destination.copy_from_slice(source)` for a whole panel step: as a copy of a length known
-/// when compiling (every tile height is one of these), which compiles to a few vector moves. A
-/// length known only at run time became a call to `memcpy` per step, 15% of a batch-64
-/// inference (perf, Intel Xeon model 106).
-#[inline(always)]
-fn copy_step(destination: &mut [f32], source: &[f32]) {
-    #[inline(always)]
-    fn copy<const N: usize>(destination: &mut [f32], source: &[f32]) {
-        let destination: &mut [f32; N] = destination.try_into().expect("a panel step of N floats");
-        *destination = source.try_into().expect("a panel step of N floats");
-    }
-    match destination.len() {
-        48 => copy::<48>(destination, source),
-        24 => copy::<24>(destination, source),
-        8 => copy::<8>(destination, source),
-        _ => destination.copy_from_slice(source),
     }
 }
