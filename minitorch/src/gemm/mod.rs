@@ -226,9 +226,9 @@ unsafe fn matrix_vector_on_cores<I: InstructionSet>(
 /// On the Intel Xeon (model 106, 2026-12-02) single-sample inference of the workshop's `mlp`
 /// went from 74.4 / 86.1 µs to 59.6 / 68.5 µs (medians of two sets of six alternated runs of
 /// `cargo run --release --example latency`, the machine slower in the second): one core streams
-/// the 1.6 MB first layer from L3, two stream half each. On the AMD EPYC a split first layer was
-/// slower (36 µs against 25 µs, with the `gemm` crate's loop; `docs/performance.md`) and this
-/// loop has not been measured there, so it keeps one core.
+/// the 1.6 MB first layer from L3, two stream half each. On the AMD EPYC (family 25, model 1,
+/// 2026-12-03) the split was slower: 58–101 µs against 39–52 µs on one core, five alternated runs
+/// of `latency` built each way, so it keeps one core there.
 fn split_matrix_vector() -> bool {
     static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *INTEL.get_or_init(|| {
