@@ -269,7 +269,7 @@ impl InstructionSet for Avx2 {
     const LANES: usize = 8;
     // Not 24 × 4, which has as many sums but needs a third register for `A`: with all 16 in
     // use the compiler kept one sum on the stack, and the product ran at 33 GFLOP/s on one
-    // core of the AMD EPYC (PyTorch's 78; `docs/performance.md`, "Kernels per CPU").
+    // core of the AMD EPYC (PyTorch's 78; `docs/performance.md`, "The AVX2 kernel on the AMD EPYC").
     const MR: usize = 16;
     const NR: usize = 6;
 
