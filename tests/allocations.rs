@@ -1,9 +1,9 @@
 //! Heap allocations at run time. Single-sample inference allocates nothing, not even on the first
-//! call after construction, once rayon's thread pool has started (which the process's first
-//! parallel work does, whatever it is). Once the batch size is stable, a training step allocates nothing, of
-//! an mlp or of a CNN (every optimiser's step allocates nothing at all), but for the GEMM's packing
-//! buffer, which each thread allocates once, on its first product: a thread of the pool that had
-//! not run one before may do so.
+//! call after construction, once the second core's thread has started (which the process's first
+//! work split between the cores does, whatever it is). Once the batch size is stable, a training
+//! step allocates nothing, of an mlp or of a CNN (every optimiser's step allocates nothing at
+//! all), but for the GEMM's packing buffer, which each thread allocates once, on its first
+//! product: a thread that had not run one before may do so.
 //! A branching network's step, with every kind of fork, allocates nothing at all.
 //! One test only: the counter is global to the binary.
 
@@ -55,7 +55,9 @@ net! {
 fn inference_allocates_nothing_and_training_only_packing_buffers_once() {
     let mut classifier = MnistMlp::pretrained();
     let image = Batch::<784>::from_fn(1, |r, _| ((r % 28) as f32 / 28.0) - 0.4);
-    rayon::broadcast(|_| ());
+    // Another network's forward starts the second core's thread: its first layer is large
+    // enough to be split between the cores.
+    MnistMlp::pretrained().forward(&image).unwrap();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for _ in 0..3 {
         classifier.forward(&image).unwrap();
@@ -101,18 +103,15 @@ fn inference_allocates_nothing_and_training_only_packing_buffers_once() {
         net.backward(criterion.gradient()).unwrap();
         sgd.step(net).unwrap();
     };
-    // On a rayon worker, as `train::fit` runs: forks from outside the pool go through its shared
-    // queue, which takes a new block now and then.
-    let allocations = rayon::scope(|_| {
-        step(&mut net); // sizes the buffers and the momentum state
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for _ in 0..3 {
-            step(&mut net);
-        }
-        ALLOCATIONS.load(Ordering::Relaxed) - before
-    });
-    // At most the first packing buffer of a pool thread that ran no product in the first step.
-    let threads = rayon::current_num_threads();
+    step(&mut net); // sizes the buffers and the momentum state
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..3 {
+        step(&mut net);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    // At most the first packing buffer of each of the two threads, had one run no product in the
+    // first step.
+    let threads = 2;
     assert!(allocations <= threads, "{allocations} allocations in 3 mlp training steps");
 
     // A convolutional network: its layers keep their buffers (im2col tiles, pooling choices)
@@ -127,14 +126,12 @@ fn inference_allocates_nothing_and_training_only_packing_buffers_once() {
         net.backward(criterion.gradient()).unwrap();
         adam.step(net).unwrap();
     };
-    let allocations = rayon::scope(|_| {
+    step(&mut cnn);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..3 {
         step(&mut cnn);
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for _ in 0..3 {
-            step(&mut cnn);
-        }
-        ALLOCATIONS.load(Ordering::Relaxed) - before
-    });
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert!(allocations <= threads, "{allocations} allocations in 3 cnn training steps");
 
     // Forks: each block keeps its sum of the paths' gradients, and each branch its share of the
@@ -144,19 +141,17 @@ fn inference_allocates_nothing_and_training_only_packing_buffers_once() {
     let images = Batch::<32>::from_fn(8, |r, c| ((r * 5 + c * 11) % 13) as f32 / 13.0);
     let labels: Vec<usize> = (0..8).map(|i| i % 4).collect();
     let mut criterion = CrossEntropy::new();
-    let per_step = rayon::scope(|_| {
-        let mut step = || {
-            criterion.forward(forks.forward(&images).unwrap(), &labels).unwrap();
-            forks.zero_grad();
-            forks.backward(criterion.gradient()).unwrap();
-            adam.step(&mut forks).unwrap();
-        };
+    let mut step = || {
+        criterion.forward(forks.forward(&images).unwrap(), &labels).unwrap();
+        forks.zero_grad();
+        forks.backward(criterion.gradient()).unwrap();
+        adam.step(&mut forks).unwrap();
+    };
+    step();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..3 {
         step();
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for _ in 0..3 {
-            step();
-        }
-        ALLOCATIONS.load(Ordering::Relaxed) - before
-    });
+    }
+    let per_step = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(per_step, 0, "allocations in 3 steps of a branching network");
 }

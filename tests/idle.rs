@@ -1,5 +1,5 @@
 //! Nothing keeps a core busy while the library is idle: after training steps and inference on
-//! both cores, rayon's workers spin for a short, bounded time and then sleep, so an idle process
+//! both cores, the two threads spin for a short, bounded time and then sleep, so an idle process
 //! uses no CPU. (One test in this file, so that no other test runs in the process meanwhile.)
 
 use std::time::Duration;

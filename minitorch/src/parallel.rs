@@ -28,15 +28,15 @@ pub(crate) fn on_both_cores<P: Send>(entries: usize, [first, second]: [P; 2], wo
     }
 }
 
-/// Runs `first` and `second` at once, one on each core, and returns when both are done.
+/// Runs `first` and `second` at once, `first` on this thread and `second` on the helper thread,
+/// and returns when both are done. When the helper is busy (a `join` inside a `join`, or another
+/// thread's), or the process may use only one core, it runs them one after the other here.
 ///
 /// Every layer shape's forward and backward hand their halves to this one function. It turns
-/// them into trait objects before they reach `rayon::join`, so that rayon's machinery is compiled
-/// once, not once per pair of closures: monomorphised for every layer of every network, it was
-/// 30% of the LLVM IR of `mnist_mlp` (`cargo llvm-lines --release -p minitorch-examples
-/// --example mnist_mlp`). The virtual call per half did not show in the timings: `latency`'s
-/// medians and criterion's `train_step_resnet` were the same within noise either way, in
-/// alternated runs (Intel Xeon model 106, 2026-12-02).
+/// them into trait objects first, so that what follows is compiled once, not once per pair of
+/// closures.
+///
+/// A panic in either half is raised again here, once both halves have stopped.
 pub(crate) fn join(first: impl FnOnce() + Send, second: impl FnOnce() + Send) {
     // A trait object can be called through `&mut` only as `FnMut`: each runs its work once.
     let (mut first, mut second) = (Some(first), Some(second));
@@ -54,8 +54,149 @@ pub(crate) fn join(first: impl FnOnce() + Send, second: impl FnOnce() + Send) {
     );
 }
 
-fn join_objects(first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send)) {
-    rayon::join(first, second);
+fn join_objects(first: &mut dyn FnMut(), second: &mut (dyn FnMut() + Send)) {
+    match helper::claim() {
+        Some(helper) => helper.run(first, second),
+        None => {
+            first();
+            second();
+        }
+    }
+}
+
+/// The second core's thread, and how the two threads hand work to each other.
+///
+/// A product's halves take tens of microseconds to milliseconds, so the hand-over must cost far
+/// less: each side waits for the other's signal by spinning for a moment ([`SPIN_BEFORE_SLEEP`])
+/// before it sleeps, and wakes the other only if it sleeps. The thread that asks for the fork
+/// works on its own half meanwhile; only the helper needs waking.
+mod helper {
+    use std::any::Any;
+    use std::cell::UnsafeCell;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::ptr;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+    use std::thread::{self, Thread};
+    use std::time::{Duration, Instant};
+
+    /// How long a thread spins for the other's signal before it sleeps. Longer than the gaps
+    /// between the forks of a training step or of a forward, so that the helper is awake for each;
+    /// short enough that an idle process sleeps at once (`tests/idle.rs`).
+    const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(200);
+
+    // The helper's states. Only the thread that claimed it moves it out of `FREE`, `CLAIMED` and
+    // `DONE`; only the helper moves it out of `POSTED`.
+    const FREE: u8 = 0;
+    const CLAIMED: u8 = 1;
+    const POSTED: u8 = 2;
+    const DONE: u8 = 3;
+
+    pub(super) struct Helper {
+        state: AtomicU8,
+        job: AtomicPtr<Job>,
+    }
+
+    /// The half the helper runs, on the stack of the thread that asked for it.
+    struct Job {
+        /// Borrowed from that thread's stack frame, which outlives the job: the thread waits for
+        /// `DONE` before it returns, even when its own half panics.
+        work: *mut (dyn FnMut() + Send + 'static),
+        /// What the work panicked with, if it did; written by the helper before `DONE`.
+        panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
+        caller: Thread,
+    }
+
+    static HELPER: Helper = Helper { state: AtomicU8::new(FREE), job: AtomicPtr::new(ptr::null_mut()) };
+
+    /// The helper thread, started by the first fork; `None` where the process may use one core
+    /// only (`available_parallelism`, which counts the cores `taskset` and cgroups allow) or the
+    /// thread could not start.
+    static HELPER_THREAD: OnceLock<Option<Thread>> = OnceLock::new();
+
+    /// The helper, if it is free; it is then this thread's until [`Helper::run`] returns.
+    pub(super) fn claim() -> Option<Claimed> {
+        let thread = HELPER_THREAD
+            .get_or_init(|| {
+                let cores = thread::available_parallelism().map_or(1, |cores| cores.get());
+                if cores < 2 {
+                    return None;
+                }
+                let spawned = thread::Builder::new().name("minitorch-helper".into()).spawn(|| HELPER.serve());
+                spawned.ok().map(|handle| handle.thread().clone())
+            })
+            .as_ref()?;
+        HELPER.state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        Some(Claimed { thread })
+    }
+
+    pub(super) struct Claimed {
+        thread: &'static Thread,
+    }
+
+    impl Claimed {
+        /// Runs `first` here and `second` on the helper; returns when both are done.
+        pub(super) fn run(self, first: &mut dyn FnMut(), second: &mut (dyn FnMut() + Send)) {
+            // SAFETY: only the lifetime changes. The helper calls `work` before it sets `DONE`,
+            // and this function returns only after it has seen `DONE`.
+            let work = unsafe {
+                std::mem::transmute::<*mut (dyn FnMut() + Send + '_), *mut (dyn FnMut() + Send + 'static)>(
+                    second,
+                )
+            };
+            let job = Job { work, panic: UnsafeCell::new(None), caller: thread::current() };
+            HELPER.job.store(ptr::from_ref(&job).cast_mut(), Ordering::Relaxed);
+            HELPER.state.store(POSTED, Ordering::Release);
+            self.thread.unpark();
+            let first_result = panic::catch_unwind(AssertUnwindSafe(first));
+            wait_for(|| HELPER.state.load(Ordering::Acquire) == DONE);
+            HELPER.state.store(FREE, Ordering::Release);
+            if let Some(payload) = job.panic.into_inner() {
+                panic::resume_unwind(payload);
+            }
+            if let Err(payload) = first_result {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    impl Helper {
+        fn serve(&self) -> ! {
+            loop {
+                wait_for(|| self.state.load(Ordering::Acquire) == POSTED);
+                // SAFETY: a job is posted, and its caller waits for `DONE` (see `Job::work`).
+                let job = unsafe { &*self.job.load(Ordering::Relaxed) };
+                let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*job.work)() }));
+                if let Err(payload) = result {
+                    // SAFETY: the caller reads `panic` only after `DONE`.
+                    unsafe { *job.panic.get() = Some(payload) };
+                }
+                // After `DONE` the job may be gone: keep the caller's handle.
+                let caller = job.caller.clone();
+                self.state.store(DONE, Ordering::Release);
+                caller.unpark();
+            }
+        }
+    }
+
+    /// Returns once `ready()`: spins for [`SPIN_BEFORE_SLEEP`], then sleeps until woken. The
+    /// thread that makes `ready()` true unparks this one afterwards, so no signal is lost (an
+    /// `unpark` before the `park` makes the `park` return at once).
+    fn wait_for(ready: impl Fn() -> bool) {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        while !ready() {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            // The clock costs more than a spin: read it now and then.
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN_BEFORE_SLEEP {
+                while !ready() {
+                    thread::park();
+                }
+                return;
+            }
+        }
+    }
 }
 
 /// `slice`, made of items of `width` numbers (a batch's samples, or channels with `width` 1), cut
@@ -78,7 +219,9 @@ fn split_point(length: usize, width: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::panic::AssertUnwindSafe;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn halves_cut_between_items_with_the_extra_one_first() {
@@ -89,6 +232,67 @@ mod tests {
         let mut copy = numbers.clone();
         let [first, second] = halves_mut(&mut copy, 5);
         assert_eq!((first.len(), second.len()), (10, 5));
+    }
+
+    #[test]
+    fn the_second_half_runs_on_the_helper_when_it_is_free() {
+        if std::thread::available_parallelism().map_or(1, |cores| cores.get()) < 2 {
+            return;
+        }
+        let here = std::thread::current().id();
+        // Other tests of this binary may hold the helper for a while: ask until it is free.
+        let on_helper = (0..10_000).any(|_| {
+            let there = Mutex::new(here);
+            join(|| {}, || *there.lock().unwrap() = std::thread::current().id());
+            let there = there.into_inner().unwrap();
+            if there == here {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+            there != here
+        });
+        assert!(on_helper, "the second half never ran on another thread");
+    }
+
+    #[test]
+    fn a_panic_in_either_half_is_raised_once_neither_runs() {
+        for panicking_half in [0, 1] {
+            let finished = AtomicUsize::new(0);
+            let half = |index: usize| {
+                if index == panicking_half {
+                    panic!("half {index}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                finished.fetch_add(1, Ordering::SeqCst);
+            };
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| join(|| half(0), || half(1))));
+            let message = result.expect_err("the panic reaches the caller");
+            assert_eq!(message.downcast_ref::<String>(), Some(&format!("half {panicking_half}")));
+            // The other half, if it started (on one thread it does not after a panic in the
+            // first), finished before `join` returned: nothing of it still runs.
+            let finished_at_return = finished.load(Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert_eq!(finished.load(Ordering::SeqCst), finished_at_return);
+        }
+        // The helper serves again after a panic.
+        let count = AtomicUsize::new(0);
+        join(|| _ = count.fetch_add(1, Ordering::SeqCst), || _ = count.fetch_add(1, Ordering::SeqCst));
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn joins_inside_joins_and_from_many_threads_all_run() {
+        let count = AtomicUsize::new(0);
+        let add = || _ = count.fetch_add(1, Ordering::Relaxed);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..2_000 {
+                        join(|| join(add, add), || join(add, add));
+                    }
+                });
+            }
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 4 * 2_000 * 4);
     }
 
     #[test]

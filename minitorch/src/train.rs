@@ -165,25 +165,6 @@ pub fn fit<N, O, const IN: usize, const C: usize>(
     train: &Dataset,
     validation: &Dataset,
     config: &TrainingConfig,
-    observe: impl FnMut(Progress<'_>) + Send,
-) -> Result<Vec<EpochMetrics>, Error>
-where
-    N: Network<IN, C> + Send,
-    O: Optimizer + Send + ?Sized,
-{
-    // The loop runs on a thread of rayon's pool. Each large product is forked in two halves; a
-    // fork from inside the pool costs less than one from outside it, which must hand both
-    // halves to pool threads and wait (measured: 5–10% less time per epoch).
-    rayon::scope(|_| fit_here(network, optimizer, train, validation, config, observe))
-}
-
-/// [`fit`] on the current thread.
-fn fit_here<N, O, const IN: usize, const C: usize>(
-    network: &mut N,
-    optimizer: &mut O,
-    train: &Dataset,
-    validation: &Dataset,
-    config: &TrainingConfig,
     mut observe: impl FnMut(Progress<'_>),
 ) -> Result<Vec<EpochMetrics>, Error>
 where

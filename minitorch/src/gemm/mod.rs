@@ -16,8 +16,8 @@
 //! Not every panel is copied: `B` is read where it lies when its rows or its columns are
 //! adjacent, and so is a column-major `A` when few panels of `B` reuse it ([`A_IN_PLACE_MAX_COLUMNS`]). A product with one column
 //! (single-sample inference) skips the blocks: it streams `A` once through
-//! [`kernels::InstructionSet::matrix_vector`], half of its rows on each core where that was
-//! measured to pay ([`split_matrix_vector`]).
+//! [`kernels::InstructionSet::matrix_vector`], half of its rows on each core when `A` is large
+//! ([`MATRIX_VECTOR_PARALLEL_MIN_ENTRIES`]).
 //!
 //! Whatever the path, every entry is summed in the same order, so the bits of a result depend on
 //! neither the CPU nor the threads (`kernels.rs` says how).
@@ -51,10 +51,16 @@ const COLUMN_BLOCK: usize = 1032;
 /// products pack it, since each of their many panels of `B` sweeps it again.
 const A_IN_PLACE_MAX_COLUMNS: usize = 32;
 
-/// A matrix-vector product over a matrix with fewer entries than this stays on one core, when
-/// the CPU splits them at all ([`split_matrix_vector`]): 2¹⁶ splits the `mlp`'s first two layers
-/// (784 → 512 and 512 → 256): 58–59 µs against 63.5 µs with the first alone (medians of five
-/// alternated `latency` runs, Intel Xeon model 106, 2026-12-02).
+/// A matrix-vector product over a matrix with fewer entries than this stays on one core: 2¹⁶
+/// splits the `mlp`'s first two layers (784 → 512 and 512 → 256): 58–59 µs against 63.5 µs with
+/// the first alone (medians of five alternated `latency` runs, Intel Xeon model 106, 2026-12-02).
+///
+/// One core streams the first layer's 1.6 MB from L3; two stream half each. On the Intel Xeon
+/// that paid even when the halves went through rayon (74.4 / 86.1 µs on one core against
+/// 59.6 / 68.5 µs split, medians of two sets of six alternated `latency` runs, model 106,
+/// 2026-12-02). On the AMD EPYC (family 25, model 1, 2026-12-03) it paid only once the fork was
+/// [`join`]'s own: 31–44 µs split against 37–49 µs on one core (mean 38.4 against 43.2 µs, ten
+/// alternated `latency` runs), where through rayon it had cost 58–101 µs against 39–52.
 const MATRIX_VECTOR_PARALLEL_MIN_ENTRIES: usize = 1 << 16;
 
 /// Products smaller than this many multiply-adds stay on one thread. It keeps the mlp's 256 → 10
@@ -186,15 +192,14 @@ pub(crate) fn gemm<R: Dim, C: Dim, S: RawStorageMut<f32, R, C>>(
 unsafe fn multiply<I: InstructionSet>(target: Target, a: Operand<'_>, b: Operand<'_>, accumulate: bool) {
     if b.columns == 1 && a.row_stride == 1 {
         // SAFETY: as the caller promised.
-        return unsafe { matrix_vector_on_cores::<I>(target, a, b, accumulate, split_matrix_vector()) };
+        return unsafe { matrix_vector_on_cores::<I>(target, a, b, accumulate) };
     }
     // SAFETY: as the caller promised.
     unsafe { multiply_on_cores::<I>(target, a, b, accumulate) }
 }
 
 /// `target (+)= a·b` for a `b` of one column (a single sample): [`kernels::InstructionSet::matrix_vector`]
-/// streams `a` once, on one core, or, when `split` and `a` is large, each core its half of the
-/// rows. Each row's sum is taken whole by one core, so the split leaves the bits as they are.
+/// streams `a` once, on one core, or, when `a` is large, each core its half of the rows. Each row's sum is taken whole by one core, so the split leaves the bits as they are.
 ///
 /// # Safety
 /// As [`multiply`], with `b.columns == 1` and `a.row_stride == 1`.
@@ -203,14 +208,13 @@ unsafe fn matrix_vector_on_cores<I: InstructionSet>(
     a: Operand<'_>,
     b: Operand<'_>,
     accumulate: bool,
-    split: bool,
 ) {
     // SAFETY (both): `a` is read where it lies, as the caller promised; `b` is a column of
     // `a.columns` entries, `target` one of `a.rows`.
     let run = move |target: Target, a: Operand<'_>, x: Operand<'_>| unsafe {
         I::matrix_vector(a, x.pointer, x.row_stride, target.pointer, target.row_stride, accumulate)
     };
-    if !split || a.rows * a.columns < MATRIX_VECTOR_PARALLEL_MIN_ENTRIES {
+    if a.rows * a.columns < MATRIX_VECTOR_PARALLEL_MIN_ENTRIES {
         return run(target, a, b);
     }
     // Cut at a whole vector, so that each half's rows start on one.
@@ -219,28 +223,6 @@ unsafe fn matrix_vector_on_cores<I: InstructionSet>(
     let lower = Target { pointer: target.at(half, 0), ..target };
     // The two halves write disjoint rows of `target`; `join` returns when both are done.
     join(move || run(target, top, b), move || run(lower, bottom, b));
-}
-
-/// Whether this CPU splits large matrix-vector products between its cores.
-///
-/// On the Intel Xeon (model 106, 2026-12-02) single-sample inference of the workshop's `mlp`
-/// went from 74.4 / 86.1 µs to 59.6 / 68.5 µs (medians of two sets of six alternated runs of
-/// `cargo run --release --example latency`, the machine slower in the second): one core streams
-/// the 1.6 MB first layer from L3, two stream half each. On the AMD EPYC (family 25, model 1,
-/// 2026-12-03) the split was slower: 58–101 µs against 39–52 µs on one core, five alternated runs
-/// of `latency` built each way, so it keeps one core there.
-fn split_matrix_vector() -> bool {
-    static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *INTEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            // CPUID leaf 0 names the vendor in EBX, EDX, ECX: "Genu", "ineI", "ntel".
-            let leaf = std::arch::x86_64::__cpuid(0);
-            [leaf.ebx, leaf.edx, leaf.ecx] == [*b"Genu", *b"ineI", *b"ntel"].map(u32::from_le_bytes)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    })
 }
 
 /// [`multiply_serial`] on one core, or split between the two when the work is large enough.
@@ -557,25 +539,20 @@ mod tests {
         let split = product_with::<Portable>(Operand::of(&a), Operand::of(&b), &initial, false);
         let whole = product_with::<Portable>(Operand::of(&a), Operand::of(&b), &initial, true);
         assert_eq!(split, whole);
-        // Column 0 alone takes the matrix-vector path, on one core and on both (300·513 entries
-        // are enough to split).
+        // Column 0 alone takes the matrix-vector path, split between the cores (300·513 entries
+        // are enough), and the kernel alone takes it on one.
         const { assert!(300 * 513 >= MATRIX_VECTOR_PARALLEL_MIN_ENTRIES) };
         let column = b.columns(0, 1);
-        for split_rows in [false, true] {
-            let mut single: DMatrix<f32> = initial.columns(0, 1).into();
-            let target = Target { pointer: single.as_mut_ptr(), row_stride: 1, column_stride: 300 };
-            // SAFETY: `single` is a column of 300 rows, apart from `a` and `column`.
-            unsafe {
-                matrix_vector_on_cores::<Portable>(
-                    target,
-                    Operand::of(&a),
-                    Operand::of(&column),
-                    true,
-                    split_rows,
-                )
-            };
-            assert_eq!(single, split.columns(0, 1), "split: {split_rows}");
+        let (mut on_cores, mut on_one): (DMatrix<f32>, DMatrix<f32>) =
+            (initial.columns(0, 1).into(), initial.columns(0, 1).into());
+        let target = Target { pointer: on_cores.as_mut_ptr(), row_stride: 1, column_stride: 300 };
+        // SAFETY: each destination is a column of 300 rows, apart from `a` and `column`.
+        unsafe {
+            matrix_vector_on_cores::<Portable>(target, Operand::of(&a), Operand::of(&column), true);
+            Portable::matrix_vector(Operand::of(&a), column.as_ptr(), 1, on_one.as_mut_ptr(), 1, true);
         }
+        assert_eq!(on_cores, split.columns(0, 1));
+        assert_eq!(on_one, split.columns(0, 1));
     }
 
     #[test]
