@@ -1,4 +1,5 @@
-//! Element-wise and per-channel work on both cores.
+//! Work on both cores: [`join`], the fork every split goes through, and element-wise and
+//! per-channel passes split with it.
 //!
 //! The convolutions, the products and pooling split each batch between the two cores, but the
 //! passes between them — batch normalisation, activations — ran on one while the other waited:
@@ -13,8 +14,11 @@
 /// saves. A ReLU's forward and backward over 2¹⁶ entries took 36 µs on one core and 46–58 µs
 /// split (criterion's `relu_512` at batch 128, called from outside the thread pool); at 2¹⁷ (the
 /// mlp's first ReLU at batch 256) the training step was the same either way; the resnet's passes
-/// (2·10⁵ to 8·10⁵ entries) gain. All on the Intel Xeon model 106, 2026-12-02. (An optimiser's
-/// update, heavier per entry, splits from 2¹⁶: `optim::update_entries`.)
+/// (2·10⁵ to 8·10⁵ entries) gain. All on the Intel Xeon model 106, 2026-12-02, through rayon's
+/// fork. With [`join`]'s own, cheaper, 2¹⁴ and 2¹⁷ gave the same batch-64 mlp epochs within this
+/// machine's noise (1.65–1.90 s against 1.47–2.03 s, four alternated pairs of `mnist_mlp --epochs
+/// 1`, AMD EPYC family 25 model 1, 2026-12-03), so it stays. (An optimiser's update, heavier per
+/// entry, splits from 2¹⁶: `optim::update_entries`.)
 pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 17;
 
 /// Runs `work` on both parts: at once on the two cores when the pass touches at least
@@ -36,7 +40,8 @@ pub(crate) fn on_both_cores<P: Send>(entries: usize, [first, second]: [P; 2], wo
 /// them into trait objects first, so that what follows is compiled once, not once per pair of
 /// closures.
 ///
-/// A panic in either half is raised again here, once both halves have stopped.
+/// A panic in either half is raised again here, once both halves have stopped (one after the
+/// other, a panic in `first` means `second` does not run).
 pub(crate) fn join(first: impl FnOnce() + Send, second: impl FnOnce() + Send) {
     // A trait object can be called through `&mut` only as `FnMut`: each runs its work once.
     let (mut first, mut second) = (Some(first), Some(second));
