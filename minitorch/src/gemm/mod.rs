@@ -199,7 +199,8 @@ unsafe fn multiply<I: InstructionSet>(target: Target, a: Operand<'_>, b: Operand
 }
 
 /// `target (+)= a·b` for a `b` of one column (a single sample): [`kernels::InstructionSet::matrix_vector`]
-/// streams `a` once, on one core, or, when `a` is large, each core its half of the rows. Each row's sum is taken whole by one core, so the split leaves the bits as they are.
+/// streams `a` once, on one core, or, when `a` is large, each core its half of the rows. Each
+/// row's sum is taken whole by one core, so the split leaves the bits as they are.
 ///
 /// # Safety
 /// As [`multiply`], with `b.columns == 1` and `a.row_stride == 1`.
