@@ -72,7 +72,7 @@ fn join_objects(first: &mut dyn FnMut(), second: &mut (dyn FnMut() + Send)) {
 /// The second core's thread, and how the two threads hand work to each other.
 ///
 /// A product's halves take tens of microseconds to milliseconds, so the hand-over must cost far
-/// less: each side waits for the other's signal by spinning for a moment ([`SPIN_BEFORE_SLEEP`])
+/// less: each side waits for the other's signal by spinning for a moment ([`spin_before_sleep`])
 /// before it sleeps, and signals the other with `Thread::unpark`, which makes no system call
 /// unless that thread sleeps. The thread that asks for the fork works on its own half meanwhile.
 mod helper {
@@ -85,13 +85,37 @@ mod helper {
     use std::thread::{self, Thread};
     use std::time::{Duration, Instant};
 
-    /// How long a thread spins for the other's signal before it sleeps: meant to outlast the
-    /// gaps between the forks of a training step or of a forward, so that the helper is awake
-    /// for each. Sleeping and waking showed little: 1.2% of the batch-64 mlp step's CPU time and
-    /// 2.3% of the resnet step's were in the operating system (`perf record -e cpu-clock` of
-    /// criterion's `train_step_mlp/64` and `train_step_resnet`, AMD EPYC family 25 model 1,
-    /// 2026-12-03). Short enough that an idle process sleeps at once (`tests/idle.rs`).
-    const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(200);
+    /// How long a thread spins for the other's signal before it sleeps, chosen per CPU kind from
+    /// what was measured on it. A thread that has gone to sleep wakes late: with 200 µs, the
+    /// helper, asleep whenever its half had ended more than that before the caller's, started the
+    /// next fork's half 15–100 µs late on average, and the caller waited for it 8–20% of a resnet
+    /// training step; with 2 ms it started within 1–3 µs (a throwaway probe that timed every fork
+    /// of 100 batch-64 resnet steps, three runs each). In criterion, six rounds of the two
+    /// settings in rotated order: `train_step_resnet` 59–67 ms against 65–89 ms (means 62.3 and
+    /// 76.1), `train_step_mlp/64` 1.79–2.77 ms against 1.99–2.84 ms (means 2.22 and 2.36); 1 ms
+    /// and 5 ms did about as well as 2 ms. All on the AMD EPYC family 25 model 1 (two cores, one
+    /// thread each), 2026-12-03. Other CPUs keep the 200 µs the helper was built with: a longer
+    /// spin was not measured there. Both are short enough that an idle process sleeps at once
+    /// (`tests/idle.rs`); what a longer one costs is a core kept busy that long after a burst of
+    /// forks ends.
+    fn spin_before_sleep() -> Duration {
+        static CHOSEN: OnceLock<Duration> = OnceLock::new();
+        *CHOSEN
+            .get_or_init(|| if made_by_amd() { Duration::from_millis(2) } else { Duration::from_micros(200) })
+    }
+
+    /// Whether this CPU is an AMD one, as its `cpuid` says.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn made_by_amd() -> bool {
+        // Leaf 0 of `cpuid`, which every x86-64 CPU has, spells the maker in EBX, EDX, ECX.
+        let maker = std::arch::x86_64::__cpuid(0);
+        [maker.ebx, maker.edx, maker.ecx].map(u32::to_le_bytes).concat() == b"AuthenticAMD"
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(super) fn made_by_amd() -> bool {
+        false
+    }
 
     // The helper's states. Any thread may claim it out of `FREE`; the one that did alone moves
     // it out of `CLAIMED` and `DONE`, and only the helper moves it out of `POSTED`.
@@ -187,17 +211,18 @@ mod helper {
         }
     }
 
-    /// Returns once `ready()`: spins for [`SPIN_BEFORE_SLEEP`], then sleeps until woken. The
+    /// Returns once `ready()`: spins for [`spin_before_sleep`], then sleeps until woken. The
     /// thread that makes `ready()` true unparks this one afterwards, so no signal is lost (an
     /// `unpark` before the `park` makes the `park` return at once).
     fn wait_for(ready: impl Fn() -> bool) {
         let start = Instant::now();
+        let spin_for = spin_before_sleep();
         let mut spins = 0u32;
         while !ready() {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
             // The clock costs more than a spin: read it now and then.
-            if spins.is_multiple_of(64) && start.elapsed() > SPIN_BEFORE_SLEEP {
+            if spins.is_multiple_of(64) && start.elapsed() > spin_for {
                 while !ready() {
                     thread::park();
                 }
@@ -240,6 +265,16 @@ mod tests {
         let mut copy = numbers.clone();
         let [first, second] = halves_mut(&mut copy, 5);
         assert_eq!((first.len(), second.len()), (10, 5));
+    }
+
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[test]
+    fn the_cpu_maker_is_read_as_linux_reads_it() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("Linux's /proc");
+        let vendor =
+            cpuinfo.lines().find_map(|line| line.strip_prefix("vendor_id")).expect("a vendor_id line");
+        let vendor = vendor.trim_start_matches(|c: char| c.is_whitespace() || c == ':');
+        assert_eq!(helper::made_by_amd(), vendor == "AuthenticAMD", "vendor_id is {vendor:?}");
     }
 
     #[test]
