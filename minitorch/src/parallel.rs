@@ -90,15 +90,15 @@ mod helper {
     /// helper, asleep whenever its half had ended more than that before the caller's, started the
     /// next fork's half 15–100 µs late on average, and the caller waited for it 8–20% of a resnet
     /// training step; with 2 ms it started within 1–3 µs (a throwaway probe that timed every fork
-    /// of 100 batch-64 resnet steps, three runs each). In criterion, six rounds of the two settings
-    /// in rotated order: `train_step_resnet` 59–67 ms against 65–89 ms (means 62.3 and 76.1),
-    /// `train_step_mlp/64` 1.79–2.77 ms against 1.99–2.84 ms (means 2.22 and 2.36); 1 ms and 5 ms
-    /// did about as well as 2 ms; `docs/performance.md` ("Spinning longer before sleeping") has
-    /// real epochs, quiet and loaded. All on the AMD EPYC family 25 model 1 (two cores, one thread
-    /// each), 2026-12-03. Other CPUs keep the 200 µs the helper was built with: a longer spin was
-    /// not measured there. Both are short enough that an idle process sleeps at once
-    /// (`tests/idle.rs`); what a longer one costs is a core kept busy that long after a burst of
-    /// forks ends.
+    /// of 100 batch-64 resnet steps, three runs each). Criterion's `train_step_resnet` was faster
+    /// with 2 ms in every set of runs but one (six rounds in rotated order: 59–67 ms against
+    /// 65–89 ms); `train_step_mlp/64` was not: slower in most alternated pairs, faster in the
+    /// rotated rounds.
+    /// `docs/performance.md` ("Spinning longer before sleeping") has every run, and real epochs.
+    /// All on the AMD EPYC family 25 model 1 (two cores, one thread each), 2026-12-03. Other CPUs
+    /// keep the 200 µs the helper was built with: a longer spin was not measured there. An idle
+    /// process still sleeps within the spin (`tests/idle.rs`); what a longer one costs is a core
+    /// kept busy that long after a burst of forks ends.
     fn spin_before_sleep() -> Duration {
         static CHOSEN: OnceLock<Duration> = OnceLock::new();
         *CHOSEN
