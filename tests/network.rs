@@ -125,6 +125,16 @@ fn gradients_accumulate_until_zero_grad() {
 }
 
 #[test]
+fn zero_grad_zeroes_a_gradient_large_enough_to_be_split_between_the_cores() {
+    // 512 × 784 entries: `zero_grad` zeroes each half of it on its own core.
+    let mut layer = Linear::<784, 512>::new(&mut rng(5));
+    layer.weight.gradient.fill(1.5);
+    layer.bias.gradient.fill(2.5);
+    layer.zero_grad();
+    assert!(layer.weight.gradient.iter().chain(layer.bias.gradient.iter()).all(|&g| g == 0.0));
+}
+
+#[test]
 fn bad_batches_are_errors_not_panics() {
     let mut net = Normed::new(&mut rng(4));
     assert_eq!(net.forward(&Batch::<8>::zeros(0)).unwrap_err(), Error::EmptyBatch { what: "forward" });
