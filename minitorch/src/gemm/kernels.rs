@@ -76,15 +76,17 @@ pub(super) trait InstructionSet {
     /// Columns of a tile: the width of a packed panel of `B`.
     const NR: usize;
 
-    /// [`tile`] with `(row_vectors·LANES) × NR`, compiled for this instruction set: a whole tile
-    /// has `MR / LANES` row vectors; the last panel of a product whose rows end sooner is
-    /// computed with fewer, as far as its rows go.
+    /// [`tile`] with `(row_vectors·LANES) × NR`, compiled for this instruction set, storing its
+    /// first `columns` columns (`shape` is `(row_vectors, columns)`): a whole tile has `MR / LANES` row vectors and `NR` columns; the
+    /// last panels of a product whose rows or columns end sooner are computed with fewer rows,
+    /// as far as the rows go, and stored as far as the columns go.
     ///
     /// # Safety
-    /// The CPU has the instruction set; `1 <= row_vectors <= MR / LANES`; otherwise as [`tile`]
-    /// with `MR` replaced by `row_vectors·LANES` (the panel of `A` keeps its step stride).
+    /// The CPU has the instruction set; `1 <= row_vectors <= MR / LANES`, `1 <= columns <= NR`;
+    /// otherwise as [`tile`] with `MR` replaced by `row_vectors·LANES` (the panel of `A` keeps
+    /// its step stride) and `c` valid for its first `columns` columns only.
     unsafe fn tile(
-        row_vectors: usize,
+        shape: (usize, usize),
         depth: usize,
         a: Panel,
         b: Panel,
@@ -114,20 +116,19 @@ pub(super) trait InstructionSet {
     unsafe fn pack_panels(destination: &mut [f32], block: Operand<'_>, height: usize);
 }
 
-/// `c[i + j·column_stride] (+)= Σ_p a(p, i)·b(p, j)` for `i < MR`, `j < NR`, `p < depth`:
-/// added to what `c` holds when `add_to_c`. The sums live in an array that the compiler keeps in
+/// `c[i + j·column_stride] (+)= Σ_p a(p, i)·b(p, j)` for `i < MR`, `j < columns ≤ NR`,
+/// `p < depth`: added to what `c` holds when `add_to_c`. The sums live in an array that the compiler keeps in
 /// vector registers, `MR` rows to a column, across the `NR` columns.
 ///
 /// # Safety
-/// `a` holds `depth × MR` entries and `b` `depth × NR`; `c` is valid for reads and writes of an `MR × NR` column-major
-/// tile with `column_stride`, and overlaps neither panel.
+/// `a` holds `depth × MR` entries and `b` `depth × NR`; `c` is valid for reads and writes of an
+/// `MR × columns` column-major tile with `column_stride`, and overlaps neither panel.
 #[inline(always)]
 unsafe fn tile<const MR: usize, const NR: usize>(
     depth: usize,
     a: Panel,
     b: Panel,
-    c: *mut f32,
-    column_stride: usize,
+    (c, column_stride, columns): (*mut f32, usize, usize),
     add_to_c: bool,
 ) {
     let mut sums = [[0.0f32; MR]; NR];
@@ -140,8 +141,8 @@ unsafe fn tile<const MR: usize, const NR: usize>(
             }
         }
     }
-    for (j, column_sums) in sums.iter().enumerate() {
-        // SAFETY: the caller promised an `MR × NR` tile at `c` with this column stride.
+    for (j, column_sums) in sums.iter().enumerate().take(columns) {
+        // SAFETY: the caller promised an `MR × columns` tile at `c` with this column stride.
         let column = unsafe { std::slice::from_raw_parts_mut(c.add(j * column_stride), MR) };
         if add_to_c {
             column.iter_mut().zip(column_sums).for_each(|(c, &sum)| *c += sum);
@@ -224,7 +225,7 @@ impl InstructionSet for Avx512 {
 
     #[target_feature(enable = "avx512f,fma")]
     unsafe fn tile(
-        row_vectors: usize,
+        (row_vectors, columns): (usize, usize),
         depth: usize,
         a: Panel,
         b: Panel,
@@ -235,12 +236,24 @@ impl InstructionSet for Avx512 {
         let adjacent_b = b.lane_stride == 1;
         // SAFETY (all six): as the caller promised.
         match (row_vectors, adjacent_b) {
-            (1, true) => unsafe { avx512_tile::<1, true>(depth, a, b, c, column_stride, add_to_c) },
-            (1, false) => unsafe { avx512_tile::<1, false>(depth, a, b, c, column_stride, add_to_c) },
-            (2, true) => unsafe { avx512_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
-            (2, false) => unsafe { avx512_tile::<2, false>(depth, a, b, c, column_stride, add_to_c) },
-            (_, true) => unsafe { avx512_tile::<3, true>(depth, a, b, c, column_stride, add_to_c) },
-            (_, false) => unsafe { avx512_tile::<3, false>(depth, a, b, c, column_stride, add_to_c) },
+            (1, true) => unsafe {
+                avx512_tile::<1, true>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (1, false) => unsafe {
+                avx512_tile::<1, false>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (2, true) => unsafe {
+                avx512_tile::<2, true>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (2, false) => unsafe {
+                avx512_tile::<2, false>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (_, true) => unsafe {
+                avx512_tile::<3, true>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (_, false) => unsafe {
+                avx512_tile::<3, false>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
         }
     }
 
@@ -275,7 +288,7 @@ impl InstructionSet for Avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile(
-        row_vectors: usize,
+        (row_vectors, columns): (usize, usize),
         depth: usize,
         a: Panel,
         b: Panel,
@@ -286,10 +299,14 @@ impl InstructionSet for Avx2 {
         let adjacent_b = b.lane_stride == 1;
         // SAFETY (all four): as the caller promised.
         match (row_vectors, adjacent_b) {
-            (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, c, column_stride, add_to_c) },
-            (1, false) => unsafe { avx2_tile::<1, false>(depth, a, b, c, column_stride, add_to_c) },
-            (_, true) => unsafe { avx2_tile::<2, true>(depth, a, b, c, column_stride, add_to_c) },
-            (_, false) => unsafe { avx2_tile::<2, false>(depth, a, b, c, column_stride, add_to_c) },
+            (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, (c, column_stride, columns), add_to_c) },
+            (1, false) => unsafe {
+                avx2_tile::<1, false>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
+            (_, true) => unsafe { avx2_tile::<2, true>(depth, a, b, (c, column_stride, columns), add_to_c) },
+            (_, false) => unsafe {
+                avx2_tile::<2, false>(depth, a, b, (c, column_stride, columns), add_to_c)
+            },
         }
     }
 
@@ -319,7 +336,7 @@ impl InstructionSet for Portable {
     const NR: usize = 4;
 
     unsafe fn tile(
-        _row_vectors: usize,
+        (_row_vectors, columns): (usize, usize),
         depth: usize,
         a: Panel,
         b: Panel,
@@ -328,7 +345,7 @@ impl InstructionSet for Portable {
         add_to_c: bool,
     ) {
         // SAFETY: as the caller promised.
-        unsafe { tile::<{ Self::MR }, { Self::NR }>(depth, a, b, c, column_stride, add_to_c) }
+        unsafe { tile::<{ Self::MR }, { Self::NR }>(depth, a, b, (c, column_stride, columns), add_to_c) }
     }
 
     unsafe fn matrix_vector(
@@ -362,8 +379,7 @@ unsafe fn avx512_tile<const V: usize, const ADJACENT_B: bool>(
     depth: usize,
     a: Panel,
     b: Panel,
-    c: *mut f32,
-    column_stride: usize,
+    (c, column_stride, columns): (*mut f32, usize, usize),
     add_to_c: bool,
 ) {
     use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps};
@@ -385,9 +401,9 @@ unsafe fn avx512_tile<const V: usize, const ADJACENT_B: bool>(
             }
         }
     }
-    for (j, column_sums) in sums.iter().enumerate() {
+    for (j, column_sums) in sums.iter().enumerate().take(columns) {
         for (v, &sum) in column_sums.iter().enumerate() {
-            // SAFETY: the caller promised a `16·V × 8` tile at `c` with this column stride.
+            // SAFETY: the caller promised a `16·V × columns` tile at `c` with this column stride.
             unsafe {
                 let c = c.add(j * column_stride + v * 16);
                 _mm512_storeu_ps(c, if add_to_c { _mm512_add_ps(_mm512_loadu_ps(c), sum) } else { sum });
@@ -408,8 +424,7 @@ unsafe fn avx2_tile<const V: usize, const ADJACENT_B: bool>(
     depth: usize,
     a: Panel,
     b: Panel,
-    c: *mut f32,
-    column_stride: usize,
+    (c, column_stride, columns): (*mut f32, usize, usize),
     add_to_c: bool,
 ) {
     use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps};
@@ -430,9 +445,9 @@ unsafe fn avx2_tile<const V: usize, const ADJACENT_B: bool>(
             }
         }
     }
-    for (j, column_sums) in sums.iter().enumerate() {
+    for (j, column_sums) in sums.iter().enumerate().take(columns) {
         for (v, &sum) in column_sums.iter().enumerate() {
-            // SAFETY: the caller promised an `8·V × 6` tile at `c` with this column stride.
+            // SAFETY: the caller promised an `8·V × columns` tile at `c` with this column stride.
             unsafe {
                 let c = c.add(j * column_stride + v * 8);
                 _mm256_storeu_ps(c, if add_to_c { _mm256_add_ps(_mm256_loadu_ps(c), sum) } else { sum });

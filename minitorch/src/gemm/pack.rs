@@ -59,8 +59,13 @@ unsafe fn pack_panels_of_height<const HEIGHT: usize>(destination: &mut [f32], bl
                 {
                     *step = *source;
                 } else {
-                    step[..rows].copy_from_slice(source);
-                    step[rows..].fill(0.0);
+                    // The last panel, entry by entry: a copy and a fill of run-time lengths were
+                    // two calls (`memcpy`, `memset`) per step, 1.2% of an MNIST cnn epoch, whose
+                    // 32 and 64 channels end inside the AVX2 tile's 6 (perf, AMD EPYC family 25
+                    // model 1).
+                    for (i, entry) in step.iter_mut().enumerate() {
+                        *entry = source.get(i).copied().unwrap_or(0.0);
+                    }
                 }
             }
         } else {
@@ -69,11 +74,10 @@ unsafe fn pack_panels_of_height<const HEIGHT: usize>(destination: &mut [f32], bl
             // line and the pack took 7.6% of a resnet step (perf, Intel Xeon model 106); the
             // reads, a few rows side by side, stay in the L1 cache from one step to the next.
             for (p, step) in panel.chunks_exact_mut(HEIGHT).enumerate() {
-                for (i, entry) in step[..rows].iter_mut().enumerate() {
+                for (i, entry) in step.iter_mut().enumerate() {
                     // SAFETY: row `first_row + i` and column `p < depth` are in the block.
-                    *entry = unsafe { *block.at(first_row + i, p) };
+                    *entry = if i < rows { unsafe { *block.at(first_row + i, p) } } else { 0.0 };
                 }
-                step[rows..].fill(0.0);
             }
         }
     }
