@@ -81,7 +81,7 @@ fn convolution_with_stride_and_padding() {
 }
 
 #[test]
-fn max_pooling_on_an_odd_size() {
+fn max_pooling_on_an_odd_size_with_overlapping_and_with_tiling_windows() {
     // 2 channels of 5×5, windows of 2: the last row and column are left out (floor).
     let layer = MaxPool2d::<2, 2, 2, 5, 5, 50, 8>::new();
     let report = check_layer(&layer, &random_batch::<50>(3, 22), Mode::Train, GradientCheck::default());
@@ -90,6 +90,11 @@ fn max_pooling_on_an_odd_size() {
     let layer = MaxPool2d::<1, 2, 1, 3, 3, 9, 4>::new();
     let report = check_layer(&layer, &random_batch::<9>(2, 23), Mode::Train, GradientCheck::default());
     assert_passed("MaxPool2d overlapping", report);
+    // Windows that tile the image (3 channels of 4×6, windows of 2), routed back a row of
+    // windows at a time.
+    let layer = MaxPool2d::<3, 2, 2, 4, 6, 72, 18>::new();
+    let report = check_layer(&layer, &random_batch::<72>(3, 24), Mode::Train, GradientCheck::default());
+    assert_passed("MaxPool2d tiled", report);
 }
 
 #[test]

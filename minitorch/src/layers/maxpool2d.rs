@@ -139,13 +139,39 @@ impl<
         }
     }
 
+    /// Whether the windows tile the image: side by side without overlap or gaps (`STRIDE ==
+    /// KERNEL`, dividing both sides), so that every input position is in exactly one window.
+    const TILED: bool = STRIDE == KERNEL && HEIGHT.is_multiple_of(KERNEL) && WIDTH.is_multiple_of(KERNEL);
+
     /// Routes each sample's output gradient to the input positions its maxima came from.
     fn route_back(gradients: &[f32], chosen: &[u32], targets: &mut [f32]) {
-        targets.fill(0.0);
         let samples = gradients.chunks_exact(OUT).zip(chosen.chunks_exact(OUT));
         for ((gradients, chosen), target) in samples.zip(targets.chunks_exact_mut(IN)) {
+            if Self::TILED {
+                Self::route_back_tiled(gradients, chosen, target);
+                continue;
+            }
+            target.fill(0.0);
             for (&gradient, &index) in gradients.iter().zip(chosen) {
                 target[index as usize] += gradient;
+            }
+        }
+    }
+
+    /// [`Self::route_back`] for one sample when the windows tile it: a row of windows at a time,
+    /// its `KERNEL` input rows zeroed and its gradients added at their maxima while the rows are
+    /// in the L1 cache. Zeroing the whole batch first and then adding each gradient went over the
+    /// memory twice, the second time out of cache: the MNIST cnn's first pooling layer takes
+    /// 4.7 MB of gradients a batch of 64, and routing them back with the zeroing took 3.7% of a
+    /// training step's CPU time, 2.7% this way (perf, AMD EPYC family 25 model 1).
+    fn route_back_tiled(gradients: &[f32], chosen: &[u32], target: &mut [f32]) {
+        let rows_of_windows = target.chunks_exact_mut(KERNEL * WIDTH);
+        let windows = gradients.chunks_exact(Self::OUT_WIDTH).zip(chosen.chunks_exact(Self::OUT_WIDTH));
+        for (index, (rows, (gradients, chosen))) in rows_of_windows.zip(windows).enumerate() {
+            rows.fill(0.0);
+            let start = index * KERNEL * WIDTH;
+            for (&gradient, &at) in gradients.iter().zip(chosen) {
+                rows[at as usize - start] += gradient;
             }
         }
     }
