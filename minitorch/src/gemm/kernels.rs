@@ -76,22 +76,20 @@ pub(super) trait InstructionSet {
     /// Columns of a tile: the width of a packed panel of `B`.
     const NR: usize;
 
-    /// [`tile`] with `(row_vectors·LANES) × NR`, compiled for this instruction set, storing its
-    /// first `columns` columns (`shape` is `(row_vectors, columns)`): a whole tile has `MR / LANES` row vectors and `NR` columns; the
-    /// last panels of a product whose rows or columns end sooner are computed with fewer rows,
-    /// as far as the rows go, and stored as far as the columns go.
+    /// [`tile`] with `(row_vectors·LANES) × NR`, compiled for this instruction set: a whole tile
+    /// has `MR / LANES` row vectors; the last panel of a product whose rows end sooner is
+    /// computed with fewer, as far as its rows go. `destination` is [`tile`]'s: `C`, its column
+    /// stride, and how many of the tile's columns to store there.
     ///
     /// # Safety
-    /// The CPU has the instruction set; `1 <= row_vectors <= MR / LANES`, `1 <= columns <= NR`;
-    /// otherwise as [`tile`] with `MR` replaced by `row_vectors·LANES` (the panel of `A` keeps
-    /// its step stride) and `c` valid for its first `columns` columns only.
+    /// The CPU has the instruction set; `1 <= row_vectors <= MR / LANES`; otherwise as [`tile`]
+    /// with `MR` replaced by `row_vectors·LANES` (the panel of `A` keeps its step stride).
     unsafe fn tile(
-        shape: (usize, usize),
+        row_vectors: usize,
         depth: usize,
         a: Panel,
         b: Panel,
-        c: *mut f32,
-        column_stride: usize,
+        destination: (*mut f32, usize, usize),
         add_to_c: bool,
     );
 
@@ -117,8 +115,10 @@ pub(super) trait InstructionSet {
 }
 
 /// `c[i + j·column_stride] (+)= Σ_p a(p, i)·b(p, j)` for `i < MR`, `j < columns ≤ NR`,
-/// `p < depth`: added to what `c` holds when `add_to_c`. The sums live in an array that the compiler keeps in
-/// vector registers, `MR` rows to a column, across the `NR` columns.
+/// `p < depth`: added to what `c` holds when `add_to_c`. The sums live in an array that the
+/// compiler keeps in vector registers, `MR` rows to a column, across the `NR` columns; a tile
+/// whose columns end sooner (the last panel of `B`) is computed whole and stored as far as they
+/// go.
 ///
 /// # Safety
 /// `a` holds `depth × MR` entries and `b` `depth × NR`; `c` is valid for reads and writes of an
@@ -225,35 +225,22 @@ impl InstructionSet for Avx512 {
 
     #[target_feature(enable = "avx512f,fma")]
     unsafe fn tile(
-        (row_vectors, columns): (usize, usize),
+        row_vectors: usize,
         depth: usize,
         a: Panel,
         b: Panel,
-        c: *mut f32,
-        column_stride: usize,
+        destination: (*mut f32, usize, usize),
         add_to_c: bool,
     ) {
         let adjacent_b = b.lane_stride == 1;
         // SAFETY (all six): as the caller promised.
         match (row_vectors, adjacent_b) {
-            (1, true) => unsafe {
-                avx512_tile::<1, true>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (1, false) => unsafe {
-                avx512_tile::<1, false>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (2, true) => unsafe {
-                avx512_tile::<2, true>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (2, false) => unsafe {
-                avx512_tile::<2, false>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (_, true) => unsafe {
-                avx512_tile::<3, true>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (_, false) => unsafe {
-                avx512_tile::<3, false>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
+            (1, true) => unsafe { avx512_tile::<1, true>(depth, a, b, destination, add_to_c) },
+            (1, false) => unsafe { avx512_tile::<1, false>(depth, a, b, destination, add_to_c) },
+            (2, true) => unsafe { avx512_tile::<2, true>(depth, a, b, destination, add_to_c) },
+            (2, false) => unsafe { avx512_tile::<2, false>(depth, a, b, destination, add_to_c) },
+            (_, true) => unsafe { avx512_tile::<3, true>(depth, a, b, destination, add_to_c) },
+            (_, false) => unsafe { avx512_tile::<3, false>(depth, a, b, destination, add_to_c) },
         }
     }
 
@@ -288,25 +275,20 @@ impl InstructionSet for Avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile(
-        (row_vectors, columns): (usize, usize),
+        row_vectors: usize,
         depth: usize,
         a: Panel,
         b: Panel,
-        c: *mut f32,
-        column_stride: usize,
+        destination: (*mut f32, usize, usize),
         add_to_c: bool,
     ) {
         let adjacent_b = b.lane_stride == 1;
         // SAFETY (all four): as the caller promised.
         match (row_vectors, adjacent_b) {
-            (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, (c, column_stride, columns), add_to_c) },
-            (1, false) => unsafe {
-                avx2_tile::<1, false>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
-            (_, true) => unsafe { avx2_tile::<2, true>(depth, a, b, (c, column_stride, columns), add_to_c) },
-            (_, false) => unsafe {
-                avx2_tile::<2, false>(depth, a, b, (c, column_stride, columns), add_to_c)
-            },
+            (1, true) => unsafe { avx2_tile::<1, true>(depth, a, b, destination, add_to_c) },
+            (1, false) => unsafe { avx2_tile::<1, false>(depth, a, b, destination, add_to_c) },
+            (_, true) => unsafe { avx2_tile::<2, true>(depth, a, b, destination, add_to_c) },
+            (_, false) => unsafe { avx2_tile::<2, false>(depth, a, b, destination, add_to_c) },
         }
     }
 
@@ -336,16 +318,15 @@ impl InstructionSet for Portable {
     const NR: usize = 4;
 
     unsafe fn tile(
-        (_row_vectors, columns): (usize, usize),
+        _row_vectors: usize,
         depth: usize,
         a: Panel,
         b: Panel,
-        c: *mut f32,
-        column_stride: usize,
+        destination: (*mut f32, usize, usize),
         add_to_c: bool,
     ) {
         // SAFETY: as the caller promised.
-        unsafe { tile::<{ Self::MR }, { Self::NR }>(depth, a, b, (c, column_stride, columns), add_to_c) }
+        unsafe { tile::<{ Self::MR }, { Self::NR }>(depth, a, b, destination, add_to_c) }
     }
 
     unsafe fn matrix_vector(

@@ -410,14 +410,14 @@ unsafe fn write_tile<I: InstructionSet>(
         return unsafe {
             let c = target.at(row, column);
             let column_stride = target.column_stride as usize;
-            I::tile((row_vectors, columns), depth, a_panel, b_panel, c, column_stride, add_to_c)
+            I::tile(row_vectors, depth, a_panel, b_panel, (c, column_stride, columns), add_to_c)
         };
     }
     // Only the entries the kernel writes are read back, so the tile needs no zeros.
     let mut tile = [const { MaybeUninit::<f32>::uninit() }; TILE_CAPACITY];
     let tile = tile.as_mut_ptr().cast::<f32>();
     // SAFETY: `tile` holds an `MR × NR` tile with column stride `MR`.
-    unsafe { I::tile((row_vectors, I::NR), depth, a_panel, b_panel, tile, I::MR, false) };
+    unsafe { I::tile(row_vectors, depth, a_panel, b_panel, (tile, I::MR, I::NR), false) };
     for j in 0..columns {
         // SAFETY: the kernel wrote rows `0..row_vectors·LANES ⊇ 0..rows` of each of its columns.
         let tile_column = unsafe { std::slice::from_raw_parts(tile.add(j * I::MR), rows) };
