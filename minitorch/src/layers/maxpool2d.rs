@@ -162,8 +162,9 @@ impl<
     /// its `KERNEL` input rows zeroed and its gradients added at their maxima while the rows are
     /// in the L1 cache. Zeroing the whole batch first and then adding each gradient went over the
     /// memory twice, the second time out of cache: the MNIST cnn's first pooling layer takes
-    /// 4.7 MB of gradients a batch of 64, and routing them back with the zeroing took 3.7% of a
-    /// training step's CPU time, 2.7% this way (perf, AMD EPYC family 25 model 1).
+    /// 4.7 MB of gradients a batch of 64, and routing them back and `memset` (most of it this
+    /// zeroing) took 3.7% of its training steps' CPU time, 2.7% this way (perf, AMD EPYC family
+    /// 25 model 1).
     fn route_back_tiled(gradients: &[f32], chosen: &[u32], target: &mut [f32]) {
         let rows_of_windows = target.chunks_exact_mut(KERNEL * WIDTH);
         let windows = gradients.chunks_exact(Self::OUT_WIDTH).zip(chosen.chunks_exact(Self::OUT_WIDTH));
