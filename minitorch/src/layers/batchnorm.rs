@@ -24,8 +24,10 @@
 //! ∂L/∂x = γ / √(running_var + ε) · g                        (evaluation: an affine map)
 //! ```
 //!
-//! On a large batch each pass runs on both cores: the sums with half the channels each, the
-//! element-wise passes with half the samples each, so the results are the same bits either way.
+//! Backward computes `x̂` again from `x` rather than keeping it from forward: that spares a
+//! write and a buffer the size of the batch, and gives the same numbers. On a large batch each
+//! pass runs on both cores: the sums with half the channels each, the element-wise passes with
+//! half the samples each, so the results are the same bits either way.
 //!
 //! Tests: `tests/gradcheck.rs` (finite differences in both modes), `tests/parity.rs` and
 //! `tests/cnn.rs` (PyTorch's values and running statistics), `tests/large_batches.rs` (batches
@@ -34,7 +36,7 @@
 
 use std::fmt;
 
-use crate::matrix::{resize_batch, sum_by_lanes};
+use crate::matrix::{resize_batch, sum_by_lanes, sums_by_lanes};
 use crate::parallel::{halves, halves_mut, on_both_cores};
 use crate::{Batch, Error, HeapMatrix, Layer, Mode, Param, Parameters};
 
@@ -89,14 +91,12 @@ pub struct BatchNorm<const CHANNELS: usize, const N: usize> {
     /// How many training batches updated the running statistics.
     #[buffer]
     pub num_batches_tracked: u64,
-    /// `x̂` of the last forward.
-    normalized: Batch<N>,
+    /// `μ` of the last forward: the batch mean in training, the running mean in evaluation.
+    mean: HeapMatrix<CHANNELS, 1>,
     /// `1/√(σ² + ε)` of the last forward.
     inverse_std: HeapMatrix<CHANNELS, 1>,
-    /// Scratch: batch mean, then `Σ g`.
-    sum: HeapMatrix<CHANNELS, 1>,
-    /// Scratch: `Σ g·x̂`.
-    sum_product: HeapMatrix<CHANNELS, 1>,
+    /// Scratch: `Σ g` and `Σ g·x̂` of each channel.
+    gradient_sums: Vec<[f32; 2]>,
     last_mode: Mode,
 }
 
@@ -124,22 +124,21 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
             running_mean: HeapMatrix::zeros(),
             running_var: HeapMatrix::from_fn(|_, _| 1.0),
             num_batches_tracked: 0,
-            normalized: Batch::zeros(1),
+            mean: HeapMatrix::zeros(),
             inverse_std: HeapMatrix::zeros(),
-            sum: HeapMatrix::zeros(),
-            sum_product: HeapMatrix::zeros(),
+            gradient_sums: vec![[0.0; 2]; CHANNELS],
             last_mode: Mode::Eval,
         }
     }
 
-    /// Adds to `sums[c]`, for every channel `c`, `plane_sum(c, a's plane, b's plane)` of each
+    /// Calls `add_plane(c, a's plane, b's plane, &mut sums[c])` for every channel `c` of each
     /// sample of the batches `a` and `b`, sample after sample. On a large batch each core takes
     /// half the channels, so every sum is taken in the same order either way.
-    fn add_over_samples(
+    fn add_over_samples<T: Send>(
         a: &[f32],
         b: &[f32],
-        sums: &mut [f32],
-        plane_sum: impl Fn(usize, &[f32], &[f32]) -> f32 + Sync,
+        sums: &mut [T],
+        add_plane: impl Fn(usize, &[f32], &[f32], &mut T) + Sync,
     ) {
         let [first, second] = halves_mut(sums, 1);
         let second_start = first.len();
@@ -147,27 +146,29 @@ impl<const CHANNELS: usize, const N: usize> BatchNorm<CHANNELS, N> {
             for (a, b) in a.chunks_exact(N).zip(b.chunks_exact(N)) {
                 for (channel, sum) in (start..).zip(sums.iter_mut()) {
                     let plane = channel * Self::PLANE..(channel + 1) * Self::PLANE;
-                    *sum += plane_sum(channel, &a[plane.clone()], &b[plane]);
+                    add_plane(channel, &a[plane.clone()], &b[plane], sum);
                 }
             }
         });
     }
 
-    /// Sets `sum` to the batch mean and `inverse_std` from the biased batch variance, and updates
-    /// the running statistics.
+    /// Sets `mean` to the batch mean and `inverse_std` from the biased batch variance, and
+    /// updates the running statistics.
     fn batch_statistics(&mut self, input: &Batch<N>) {
         let count = (input.ncols() * Self::PLANE) as f32;
-        let (input, mean) = (input.as_slice(), self.sum.as_mut_slice());
+        let (input, mean) = (input.as_slice(), self.mean.as_mut_slice());
         mean.fill(0.0);
-        Self::add_over_samples(input, input, mean, |_, plane, _| sum_by_lanes(plane, plane, |x, _| x));
+        Self::add_over_samples(input, input, mean, |_, plane, _, sum| {
+            *sum += sum_by_lanes(plane, plane, |x, _| x)
+        });
         mean.iter_mut().for_each(|m| *m /= count);
         let mean = &*mean;
         // The variance goes through `inverse_std` before it becomes one.
         let variance = self.inverse_std.as_mut_slice();
         variance.fill(0.0);
-        Self::add_over_samples(input, input, variance, |channel, plane, _| {
+        Self::add_over_samples(input, input, variance, |channel, plane, _, sum| {
             let m = mean[channel];
-            sum_by_lanes(plane, plane, |x, _| (x - m) * (x - m))
+            *sum += sum_by_lanes(plane, plane, |x, _| (x - m) * (x - m))
         });
         variance.iter_mut().for_each(|v| *v /= count);
 
@@ -217,32 +218,27 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
                 self.batch_statistics(input);
             }
             Mode::Eval => {
-                self.sum.copy_from(&*self.running_mean);
+                self.mean.copy_from(&*self.running_mean);
                 for (s, &v) in self.inverse_std.iter_mut().zip(self.running_var.iter()) {
                     *s = 1.0 / (v + EPSILON).sqrt();
                 }
             }
         }
-        resize_batch(&mut self.normalized, input.ncols());
         resize_batch(output, input.ncols());
-        let (mean, inverse_std) = (self.sum.as_slice(), self.inverse_std.as_slice());
+        let (mean, inverse_std) = (self.mean.as_slice(), self.inverse_std.as_slice());
         let (gamma, beta) = (self.weight.as_slice(), self.bias.as_slice());
         let [x_0, x_1] = halves(input.as_slice(), N);
-        let [x_hat_0, x_hat_1] = halves_mut(self.normalized.as_mut_slice(), N);
         let [y_0, y_1] = halves_mut(output.as_mut_slice(), N);
-        on_both_cores(input.len(), [(x_0, x_hat_0, y_0), (x_1, x_hat_1, y_1)], |(x, x_hat, y)| {
-            let planes = x
-                .chunks_exact(Self::PLANE)
-                .zip(x_hat.chunks_exact_mut(Self::PLANE))
-                .zip(y.chunks_exact_mut(Self::PLANE));
+        on_both_cores(input.len(), [(x_0, y_0), (x_1, y_1)], |(x, y)| {
+            let planes = x.chunks_exact(Self::PLANE).zip(y.chunks_exact_mut(Self::PLANE));
             // Each half starts at a sample, so the plane's index still gives its channel.
-            for (index, ((x, x_hat), y)) in planes.enumerate() {
+            for (index, (x, y)) in planes.enumerate() {
                 let channel = index % CHANNELS;
                 let (mean, inverse_std, gamma, beta) =
                     (mean[channel], inverse_std[channel], gamma[channel], beta[channel]);
-                for ((x_hat, y), &x) in x_hat.iter_mut().zip(y.iter_mut()).zip(x) {
-                    *x_hat = (x - mean) * inverse_std;
-                    *y = gamma * *x_hat + beta;
+                for (y, &x) in y.iter_mut().zip(x) {
+                    let x_hat = (x - mean) * inverse_std;
+                    *y = gamma * x_hat + beta;
                 }
             }
         });
@@ -258,27 +254,30 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
         self.backward_parameters(input, output, grad_output, grad_input);
         let count = (grad_output.ncols() * Self::PLANE) as f32;
         resize_batch(grad_input, grad_output.ncols());
-        let (gamma, inverse_std) = (self.weight.as_slice(), self.inverse_std.as_slice());
-        let (sums, sum_products, mode) = (self.sum.as_slice(), self.sum_product.as_slice(), self.last_mode);
+        let (gamma, mean, inverse_std) =
+            (self.weight.as_slice(), self.mean.as_slice(), self.inverse_std.as_slice());
+        let (gradient_sums, mode) = (&self.gradient_sums, self.last_mode);
         let [g_0, g_1] = halves(grad_output.as_slice(), N);
-        let [x_hat_0, x_hat_1] = halves(self.normalized.as_slice(), N);
+        let [x_0, x_1] = halves(input.as_slice(), N);
         let [dx_0, dx_1] = halves_mut(grad_input.as_mut_slice(), N);
-        on_both_cores(grad_output.len(), [(g_0, x_hat_0, dx_0), (g_1, x_hat_1, dx_1)], |(g, x_hat, dx)| {
+        on_both_cores(grad_output.len(), [(g_0, x_0, dx_0), (g_1, x_1, dx_1)], |(g, x, dx)| {
             let planes = g
                 .chunks_exact(Self::PLANE)
-                .zip(x_hat.chunks_exact(Self::PLANE))
+                .zip(x.chunks_exact(Self::PLANE))
                 .zip(dx.chunks_exact_mut(Self::PLANE));
-            for (index, ((g, x_hat), dx)) in planes.enumerate() {
+            for (index, ((g, x), dx)) in planes.enumerate() {
                 let channel = index % CHANNELS;
-                let scale = gamma[channel] * inverse_std[channel];
-                let (sum, sum_product) = (sums[channel], sum_products[channel]);
+                let (mean, inverse_std) = (mean[channel], inverse_std[channel]);
+                let scale = gamma[channel] * inverse_std;
+                let [sum, sum_product] = gradient_sums[channel];
                 // The mode is matched once a plane, not once an entry: inside the loop it was
                 // read from memory at every entry, which kept the loop from vector registers
                 // (6.6% of a resnet training step: `perf record` of criterion's `train_step_resnet
                 // --profile-time 10`, Intel Xeon model 106).
-                let entries = dx.iter_mut().zip(g).zip(x_hat);
+                let entries = dx.iter_mut().zip(g).zip(x);
                 match mode {
-                    Mode::Train => entries.for_each(|((dx, &g), &x_hat)| {
+                    Mode::Train => entries.for_each(|((dx, &g), &x)| {
+                        let x_hat = (x - mean) * inverse_std;
                         *dx = scale / count * (count * g - sum - x_hat * sum_product);
                     }),
                     Mode::Eval => entries.for_each(|((dx, &g), _)| *dx = scale * g),
@@ -287,22 +286,26 @@ impl<const CHANNELS: usize, const N: usize> Layer<N, N> for BatchNorm<CHANNELS, 
         });
     }
 
-    /// Also leaves `Σ g` and `Σ g·x̂` of this batch in the scratch vectors for `backward`.
+    /// Also leaves `Σ g` and `Σ g·x̂` of this batch in `gradient_sums` for `backward`.
     fn backward_parameters(
         &mut self,
-        _input: &Batch<N>,
+        input: &Batch<N>,
         _output: &Batch<N>,
         grad_output: &Batch<N>,
         _grad_input: &mut Batch<N>,
     ) {
-        let (g, x_hat) = (grad_output.as_slice(), self.normalized.as_slice());
-        self.sum.fill(0.0);
-        Self::add_over_samples(g, g, self.sum.as_mut_slice(), |_, g, _| sum_by_lanes(g, g, |g, _| g));
-        self.sum_product.fill(0.0);
-        Self::add_over_samples(g, x_hat, self.sum_product.as_mut_slice(), |_, g, x_hat| {
-            sum_by_lanes(g, x_hat, |g, x| g * x)
+        let (g, x) = (grad_output.as_slice(), input.as_slice());
+        let (mean, inverse_std) = (self.mean.as_slice(), self.inverse_std.as_slice());
+        self.gradient_sums.fill([0.0; 2]);
+        Self::add_over_samples(g, x, &mut self.gradient_sums, |channel, g, x, sums| {
+            let (mean, inverse_std) = (mean[channel], inverse_std[channel]);
+            let [sum, sum_product] = sums_by_lanes(g, x, |g, x| [g, g * ((x - mean) * inverse_std)]);
+            sums[0] += sum;
+            sums[1] += sum_product;
         });
-        *self.bias.gradient += &*self.sum;
-        *self.weight.gradient += &*self.sum_product;
+        for (channel, [sum, sum_product]) in self.gradient_sums.iter().enumerate() {
+            self.bias.gradient[channel] += sum;
+            self.weight.gradient[channel] += sum_product;
+        }
     }
 }
