@@ -1,6 +1,6 @@
 //! What the workshop's `mlp` costs: training steps, inference, and each layer's
-//! forward + backward; and a training step of `mnist_mlp --arch resnet`. `cargo bench`
-//! (criterion); see README, "Performance".
+//! forward + backward; and a training step and inference of `mnist_mlp --arch resnet`. `cargo
+//! bench` (criterion); `bench/ab.sh` runs it for two commits in turn; see docs/performance.md.
 
 use std::hint::black_box;
 
@@ -84,6 +84,15 @@ fn inference(c: &mut Criterion) {
             b.iter(|| black_box(net.forward(black_box(&images)).unwrap()[0]))
         });
     }
+    group.finish();
+    let mut net = ResNet::new(&mut StdRng::seed_from_u64(0));
+    net.eval();
+    let images = random_batch::<784>(64);
+    let mut group = c.benchmark_group("inference_resnet");
+    group.sample_size(20).throughput(Throughput::Elements(64));
+    group.bench_function(BenchmarkId::from_parameter(64), |b| {
+        b.iter(|| black_box(net.forward(black_box(&images)).unwrap()[0]))
+    });
     group.finish();
 }
 
