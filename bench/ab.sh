@@ -46,6 +46,6 @@ for round in $(seq "$rounds"); do
             awk -v who="$name" -v round="$round" '
                 /time:/ { if ($1 != "time:") id = $1; split($0, parts, "["); split(parts[2], v, " ");
                           printf "round %s %-6s %-40s %s %s\n", round, who, id, v[3], v[4]; next }
-                /^[a-z_]+\/[^ ]+$/ { id = $1 }'
+                /^[a-z0-9_]+\/[^ ]+$/ { id = $1 }'
     done
 done
